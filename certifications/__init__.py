@@ -1,0 +1,1 @@
+"""The competence engine: catalogue of schemes, issuers' keys and signed attestations (pure)."""

@@ -1,0 +1,1 @@
+"""The system of record and the service: models, HTTP API, CLI, importers."""

@@ -1,0 +1,144 @@
+"""Domain errors that know their HTTP status, and the one handler that writes problem+json."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import msgspec
+from litestar import MediaType, Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+
+from directory.validation import FieldError
+
+__all__ = [
+    "Conflict",
+    "DomainError",
+    "Forbidden",
+    "InvalidInput",
+    "NotFound",
+    "PreconditionRequired",
+    "StaleWrite",
+    "Unauthorized",
+    "exception_handlers",
+]
+
+log = logging.getLogger("atelier.errors")
+PROBLEM = "application/problem+json"
+TYPE_BASE = "/problems/"  # a relative reference (RFC 9457 3.1.1)
+
+
+class DomainError(Exception):
+    status: int = 400
+    title: str = "Bad request"
+    slug: str = "bad-request"
+
+    def __init__(self, detail: str, *, errors: Sequence[FieldError] = (), **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = list(errors)
+        self.extra = extra
+
+
+class InvalidInput(DomainError):
+    status, title, slug = 400, "Invalid input", "invalid-input"
+
+
+class Unauthorized(DomainError):
+    status, title, slug = 401, "Authentication required", "unauthorized"
+
+
+class Forbidden(DomainError):
+    status, title, slug = 403, "Forbidden", "forbidden"
+
+
+class NotFound(DomainError):
+    status, title, slug = 404, "Not found", "not-found"
+
+
+class Conflict(DomainError):
+    status, title, slug = 409, "Conflict", "conflict"
+
+
+class StaleWrite(DomainError):
+    status, title, slug = 412, "Precondition failed", "stale-write"
+
+
+class PreconditionRequired(DomainError):
+    status, title, slug = 428, "Precondition required", "if-match-required"
+
+
+def problem(
+    status: int,
+    title: str,
+    detail: str,
+    slug: str,
+    errors: Sequence[FieldError] = (),
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> Response[bytes]:
+    body: dict[str, Any] = {"type": TYPE_BASE + slug, "title": title, "status": status}
+    body["detail"] = detail
+    if errors:
+        body["errors"] = [{"pointer": e.pointer, "detail": e.detail} for e in errors]
+    body.update(extra)
+    return Response(
+        msgspec.json.encode(body), status_code=status, media_type=PROBLEM, headers=headers
+    )
+
+
+def _domain(_: Request[Any, Any, Any], exc: DomainError) -> Response[bytes]:
+    return problem(exc.status, exc.title, exc.detail, exc.slug, exc.errors, **exc.extra)
+
+
+_AT = re.compile(r" - at `\$(.*)`$")
+
+
+def _pointer(key: str | None) -> str:
+    """litestar reports 'address.postcode' or msgspec '$.brands[2]'; both become /address/…"""
+    if not key:
+        return ""
+    key = key.removeprefix("$")
+    parts = re.findall(r"[^.\[\]]+", key)
+    return "/" + "/".join(p.replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+def _validation(_: Request[Any, Any, Any], exc: ValidationException) -> Response[bytes]:
+    errors: list[FieldError] = []
+    for item in exc.extra if isinstance(exc.extra, list) else []:
+        if not isinstance(item, dict):
+            continue
+        message = str(item.get("message", "invalid"))
+        key = item.get("key")
+        at = _AT.search(message)
+        if at:
+            key, message = at.group(1), message[: at.start()]
+        source = getattr(item.get("source"), "value", item.get("source"))
+        pointer = _pointer(key) if source in ("body", None) else f"/{source}/{key}"
+        errors.append(FieldError(pointer, message))
+    detail = "the request does not match the schema" if errors else (exc.detail or "invalid")
+    return problem(400, "Invalid input", detail, "invalid-input", errors)
+
+
+def _http(_: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
+    headers = dict(exc.headers or {})
+    slug = re.sub(r"[^a-z0-9]+", "-", (exc.detail or "error").lower()).strip("-")[:40]
+    title = {413: "Request body too large", 405: "Method not allowed"}.get(
+        exc.status_code, exc.detail or "Error"
+    )
+    return problem(exc.status_code, title, exc.detail or title, slug or "error", headers=headers)
+
+
+def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return problem(500, "Internal server error", "an unexpected error occurred", "internal")
+
+
+exception_handlers: dict[Any, Any] = {
+    DomainError: _domain,
+    ValidationException: _validation,
+    HTTPException: _http,
+    Exception: _unexpected,
+}

@@ -1,0 +1,109 @@
+"""API keys: shown once, stored as a hash, found by a public prefix, checked by scope."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any, Literal
+
+from anyio import to_thread
+from litestar.connection import ASGIConnection
+from litestar.handlers import BaseRouteHandler
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from directory.db import transaction, utcnow
+from directory.errors import Forbidden, InvalidInput, NotFound, Unauthorized
+from directory.ids import new_id
+from directory.models import ApiKey
+
+__all__ = ["SCOPES", "Scope", "create_key", "list_keys", "require_scope", "revoke_key", "verify"]
+
+Scope = Literal["admin", "search:batch", "changes", "networks:write", "attest"]
+SCOPES: tuple[str, ...] = ("admin", "search:batch", "changes", "networks:write", "attest")
+_KEY = re.compile(r"^atk_([a-z0-9]{10})_([A-Za-z0-9_-]{43})$")
+
+
+def _digest(secret: str) -> str:
+    # The secret carries 256 random bits, so a fast hash is enough: no password stretching needed.
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def create_key(
+    session: Session, name: str, scopes: Iterable[str], expires_at: datetime | None = None
+) -> tuple[ApiKey, str]:
+    """A new key and its secret; the secret is not kept and cannot be shown again."""
+    scopes = sorted(set(scopes))
+    unknown = [s for s in scopes if s not in SCOPES]
+    if unknown or not scopes:
+        raise InvalidInput(f"scopes must be among {', '.join(SCOPES)}; got {', '.join(unknown) or 'none'}")
+    if not 1 <= len(name) <= 100:
+        raise InvalidInput("a key name has 1 to 100 characters")
+    prefix = secrets.token_hex(5)
+    secret = secrets.token_urlsafe(32)
+    key = ApiKey(id=new_id("key"), prefix=prefix, secret_hash=_digest(secret), name=name,
+                 scopes=scopes, expires_at=expires_at)
+    session.add(key)
+    session.flush()
+    return key, f"atk_{prefix}_{secret}"
+
+
+def verify(session: Session, presented: str, now: datetime | None = None) -> ApiKey | None:
+    """The live key matching a presented secret, or None (unknown, wrong, revoked or expired)."""
+    match = _KEY.match(presented)
+    if match is None:
+        return None
+    key = session.scalars(select(ApiKey).where(ApiKey.prefix == match.group(1))).one_or_none()
+    if key is None or not hmac.compare_digest(key.secret_hash, _digest(match.group(2))):
+        return None
+    now = now or utcnow()
+    if key.revoked_at is not None or (key.expires_at is not None and key.expires_at <= now):
+        return None
+    return key
+
+
+def list_keys(session: Session) -> list[ApiKey]:
+    return list(session.scalars(select(ApiKey).order_by(ApiKey.created_at)))
+
+
+def revoke_key(session: Session, prefix_or_id: str) -> ApiKey:
+    key = session.scalars(
+        select(ApiKey).where((ApiKey.prefix == prefix_or_id) | (ApiKey.id == prefix_or_id))
+    ).one_or_none()
+    if key is None:
+        raise NotFound(f"no key {prefix_or_id!r}")
+    key.revoked_at = key.revoked_at or utcnow()
+    return key
+
+
+def _bearer(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
+    header = connection.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def require_scope(scope: Scope):  # type: ignore[no-untyped-def]
+    """A guard: the request must carry a live API key holding ``scope`` (admin holds all)."""
+
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        token = _bearer(connection)
+        if token is None:
+            raise Unauthorized("send Authorization: Bearer <api key>")
+        sessions: sessionmaker[Session] = connection.app.state.sessions
+
+        def lookup() -> ApiKey | None:
+            with transaction(sessions) as session:
+                return verify(session, token)
+
+        key = await to_thread.run_sync(lookup)
+        if key is None:
+            raise Unauthorized("unknown, revoked or expired API key")
+        if scope not in key.scopes and "admin" not in key.scopes:
+            raise Forbidden(f"this key lacks the {scope!r} scope")
+        connection.state.api_key_id = key.id
+
+    return guard

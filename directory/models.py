@@ -1,0 +1,230 @@
+"""SQLAlchemy models: the system of record. Every public row carries a version used as its ETag."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy import event
+from sqlalchemy.orm import Mapped, Session, declared_attr, mapped_column, relationship
+
+from directory.db import Base, utcnow
+from directory.ids import new_id
+
+__all__ = [
+    "ApiKey",
+    "Membership",
+    "Network",
+    "Organisation",
+    "OrganisationIdentifier",
+    "OutboxEvent",
+    "PublicRecord",
+    "Site",
+    "Technician",
+]
+
+
+class PublicRecord(Base):
+    """Rows that are public directory data: any change to one writes an outbox event."""
+
+    __abstract__ = True
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    # SQLAlchemy bumps the version on every UPDATE and adds "WHERE version = :old" to it, so two
+    # writers that both read version N cannot both win: the loser's UPDATE matches no row.
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, Any]:
+        return {"version_id_col": cls.__table__.c.version}  # type: ignore[attr-defined]
+
+
+class Organisation(PublicRecord):
+    __tablename__ = "organisation"
+    legal_name: Mapped[str] = mapped_column(String(200))
+    trade_name: Mapped[str | None] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))
+    website: Mapped[str | None] = mapped_column(String(2048))
+    status: Mapped[str] = mapped_column(String(20), default="active")
+    source: Mapped[str | None] = mapped_column(String(64))
+    external_id: Mapped[str | None] = mapped_column(String(128))
+
+    identifiers: Mapped[list[OrganisationIdentifier]] = relationship(
+        back_populates="organisation", cascade="all, delete-orphan", lazy="selectin",
+        order_by="OrganisationIdentifier.scheme",
+    )
+    sites: Mapped[list[Site]] = relationship(back_populates="organisation", lazy="raise_on_sql")
+
+    __table_args__ = (UniqueConstraint("source", "external_id", name="uq_organisation_source"),)
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("id", new_id("organisation"))
+        super().__init__(**kwargs)
+
+
+class OrganisationIdentifier(Base):
+    """A registration number (SIREN, SIRET, VAT, company number …); unique per scheme."""
+
+    __tablename__ = "organisation_identifier"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    organisation_id: Mapped[str] = mapped_column(
+        ForeignKey("organisation.id", ondelete="CASCADE"), index=True
+    )
+    scheme: Mapped[str] = mapped_column(String(32))
+    value: Mapped[str] = mapped_column(String(64))
+    organisation: Mapped[Organisation] = relationship(back_populates="identifiers")
+
+    __table_args__ = (UniqueConstraint("scheme", "value", name="uq_identifier_scheme_value"),)
+
+
+class Site(PublicRecord):
+    """A workshop: where vehicles are repaired, with what it works on and when it is open."""
+
+    __tablename__ = "site"
+    organisation_id: Mapped[str] = mapped_column(ForeignKey("organisation.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    street: Mapped[str | None] = mapped_column(String(200))
+    postcode: Mapped[str | None] = mapped_column(String(16))
+    city: Mapped[str] = mapped_column(String(100))
+    country: Mapped[str] = mapped_column(String(2))
+    lat: Mapped[float] = mapped_column(Float)
+    lng: Mapped[float] = mapped_column(Float)
+    location_source: Mapped[str] = mapped_column(String(20), default="provided")
+    timezone: Mapped[str] = mapped_column(String(64))
+    opening_hours: Mapped[str | None] = mapped_column(Text)
+    phone: Mapped[str | None] = mapped_column(String(20))
+    email: Mapped[str | None] = mapped_column(String(254))
+    website: Mapped[str | None] = mapped_column(String(2048))
+    booking_url: Mapped[str | None] = mapped_column(String(2048))
+    brands: Mapped[list[str]] = mapped_column(JSON, default=list)
+    vehicles: Mapped[list[str]] = mapped_column(JSON, default=list)
+    powertrains: Mapped[list[str]] = mapped_column(JSON, default=list)
+    services: Mapped[list[str]] = mapped_column(JSON, default=list)
+    languages: Mapped[list[str]] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(24), default="active")
+    source: Mapped[str | None] = mapped_column(String(64))
+    external_id: Mapped[str | None] = mapped_column(String(128))
+
+    organisation: Mapped[Organisation] = relationship(back_populates="sites", lazy="joined")
+
+    __table_args__ = (
+        UniqueConstraint("source", "external_id", name="uq_site_source"),
+        Index("ix_site_updated", "updated_at", "id"),
+        Index("ix_site_lat_lng", "lat", "lng"),
+    )
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("id", new_id("site"))
+        super().__init__(**kwargs)
+
+
+class Technician(PublicRecord):
+    """A person at a site, by display name or pseudonym only: personal data is minimised."""
+
+    __tablename__ = "technician"
+    site_id: Mapped[str] = mapped_column(ForeignKey("site.id"), index=True)
+    display_name: Mapped[str] = mapped_column(String(100))
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("id", new_id("technician"))
+        super().__init__(**kwargs)
+
+
+class Network(PublicRecord):
+    """A group of sites: a repair chain, an insurer's approved list, a carmaker's network."""
+
+    __tablename__ = "network"
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(24))
+    visibility: Mapped[str] = mapped_column(String(10), default="public")
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("id", new_id("network"))
+        super().__init__(**kwargs)
+
+
+class Membership(Base):
+    __tablename__ = "membership"
+    network_id: Mapped[str] = mapped_column(
+        ForeignKey("network.id", ondelete="CASCADE"), primary_key=True
+    )
+    site_id: Mapped[str] = mapped_column(ForeignKey("site.id"), primary_key=True, index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ApiKey(Base):
+    """An API key: only a SHA-256 of its secret is kept (the secret has 256 random bits)."""
+
+    __tablename__ = "api_key"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(100))
+    scopes: Mapped[list[str]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column()
+    revoked_at: Mapped[datetime | None] = mapped_column()
+
+
+class OutboxEvent(Base):
+    """A change to public data, written in the same transaction as the change itself."""
+
+    __tablename__ = "outbox"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    entity: Mapped[str] = mapped_column(String(24))
+    entity_id: Mapped[str] = mapped_column(String(32))
+    op: Mapped[str] = mapped_column(String(10))
+    processed_at: Mapped[datetime | None] = mapped_column()
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_outbox_pending", "processed_at", "id"),)
+
+
+# --- the outbox rule -----------------------------------------------------------------------------
+# Written as a flush hook rather than by each service function, so that no code path (API, import,
+# CLI, a future one) can change public data without its event: it is in the same transaction.
+
+
+def _event_for(obj: object, session: Session, deleted: bool) -> tuple[str, str, str] | None:
+    if isinstance(obj, PublicRecord):
+        if deleted:
+            return obj.__tablename__, obj.id, "delete"
+        state = "create" if obj in session.new else "update"
+        if state == "update" and getattr(obj, "status", None) == "closed":
+            state = "delete"  # a closed site or organisation leaves the public directory
+        return obj.__tablename__, obj.id, state
+    if isinstance(obj, OrganisationIdentifier):
+        return "organisation", obj.organisation_id, "update"
+    if isinstance(obj, Membership):
+        return "site", obj.site_id, "update"
+    return None
+
+
+@event.listens_for(Session, "before_flush")
+def _write_outbox(session: Session, _ctx: object, _instances: object) -> None:
+    seen: set[tuple[str, str, str]] = set()
+    changed = [(o, False) for o in session.new] + [(o, True) for o in session.deleted]
+    changed += [(o, False) for o in session.dirty if session.is_modified(o)]
+    for obj, deleted in changed:
+        if isinstance(obj, OutboxEvent):
+            continue
+        found = _event_for(obj, session, deleted)
+        if found is None or found in seen:
+            continue
+        if found[1] is None:  # a child whose parent id is assigned at flush: the parent emits
+            continue
+        seen.add(found)
+        session.add(OutboxEvent(entity=found[0], entity_id=found[1], op=found[2]))

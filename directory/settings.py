@@ -1,0 +1,130 @@
+"""Typed configuration, read once from the environment and passed in (never read at import time)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+
+import msgspec
+
+__all__ = ["Settings", "SettingsError", "load_settings"]
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+GeocoderName = Literal["offline", "nominatim", "ban"]
+
+
+class SettingsError(ValueError):
+    """A bad value in the environment; the message names the variable and what it expects."""
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    host: str = "127.0.0.1"
+    port: int = 8000
+    data_dir: Path = Path("var")
+    database_url: str = ""
+    meili_url: str | None = None
+    meili_master_key: str | None = None
+    meili_bin: str | None = None
+    log_level: LogLevel = "INFO"
+    max_body_bytes: int = 1_048_576
+    geocoder: GeocoderName = "offline"
+    geocoder_user_agent: str = "atelier-directory"
+
+    @property
+    def managed_meili(self) -> bool:
+        """True when Atelier starts and supervises its own Meilisearch child process."""
+        return self.meili_url is None
+
+
+# Each variable: (environment name, field, parser). One table so the README and the code agree.
+def _port(raw: str) -> int:
+    value = int(raw)
+    if not 1 <= value <= 65535:
+        raise ValueError("must be a TCP port between 1 and 65535")
+    return value
+
+
+def _body_limit(raw: str) -> int:
+    value = int(raw)
+    if not 1024 <= value <= 64 * 1_048_576:
+        raise ValueError("must be between 1024 and 67108864 bytes")
+    return value
+
+
+def _choice(*allowed: str):  # type: ignore[no-untyped-def]
+    def parse(raw: str) -> str:
+        value = raw.strip()
+        if value.upper() in allowed:
+            return value.upper()
+        if value.lower() in allowed:
+            return value.lower()
+        raise ValueError(f"must be one of {', '.join(allowed)}")
+
+    return parse
+
+
+def _url(*schemes: str):  # type: ignore[no-untyped-def]
+    def parse(raw: str) -> str:
+        value = raw.strip()
+        if not value.split("://", 1)[0] in schemes or "://" not in value:
+            raise ValueError(f"must be a URL starting with {' or '.join(s + '://' for s in schemes)}")
+        return value.rstrip("/") if schemes == ("http", "https") else value
+
+    return parse
+
+
+def _nonempty(raw: str) -> str:
+    if not raw.strip():
+        raise ValueError("must not be empty")
+    return raw.strip()
+
+
+def _master_key(raw: str) -> str:
+    # Meilisearch itself refuses master keys shorter than 16 bytes in production mode.
+    if len(raw.encode()) < 16:
+        raise ValueError("must be at least 16 bytes long")
+    return raw
+
+
+VARIABLES: dict[str, tuple[str, object]] = {
+    "ATELIER_HOST": ("host", _nonempty),
+    "ATELIER_PORT": ("port", _port),
+    "ATELIER_DATA_DIR": ("data_dir", lambda raw: Path(_nonempty(raw))),
+    "DATABASE_URL": ("database_url", _url("sqlite", "postgresql", "postgresql+psycopg")),
+    "MEILI_URL": ("meili_url", _url("http", "https")),
+    "MEILI_MASTER_KEY": ("meili_master_key", _master_key),
+    "MEILI_BIN": ("meili_bin", _nonempty),
+    "ATELIER_LOG_LEVEL": ("log_level", _choice("DEBUG", "INFO", "WARNING", "ERROR")),
+    "ATELIER_MAX_BODY_BYTES": ("max_body_bytes", _body_limit),
+    "ATELIER_GEOCODER": ("geocoder", _choice("offline", "nominatim", "ban")),
+    "ATELIER_GEOCODER_USER_AGENT": ("geocoder_user_agent", _nonempty),
+}
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Build Settings from the environment; every bad value is reported at once."""
+    env = os.environ if environ is None else environ
+    values: dict[str, object] = {}
+    problems: list[str] = []
+    for name, (field, parse) in VARIABLES.items():
+        raw = env.get(name)
+        if raw is None or raw == "":
+            continue
+        try:
+            values[field] = parse(raw)  # type: ignore[operator]
+        except ValueError as err:
+            reason = str(err) if "invalid literal" not in str(err) else "must be a whole number"
+            problems.append(f"{name}={raw!r}: {reason}")
+    if problems:
+        raise SettingsError("invalid configuration: " + "; ".join(problems))
+    settings = Settings(**values)  # type: ignore[arg-type]
+    if not settings.database_url:
+        db_path = (settings.data_dir / "atelier.db").resolve()
+        settings = msgspec.structs.replace(settings, database_url=f"sqlite:///{db_path}")
+    elif settings.database_url.startswith("postgresql://"):
+        # One driver for PostgreSQL: psycopg 3, whatever spelling the operator used.
+        url = "postgresql+psycopg://" + settings.database_url.removeprefix("postgresql://")
+        settings = msgspec.structs.replace(settings, database_url=url)
+    return settings

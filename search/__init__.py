@@ -1,0 +1,1 @@
+"""The search engine: Meilisearch process and index, search documents, queries, geocoding."""

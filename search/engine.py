@@ -1,0 +1,141 @@
+"""The Meilisearch server: a supervised child process in the embedded default, or a remote one."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import msgspec
+
+__all__ = ["EngineError", "MeiliProcess", "find_binary", "is_healthy", "load_or_create_master_key"]
+
+log = logging.getLogger("atelier.search.engine")
+ROOT = Path(__file__).resolve().parent.parent
+NPM_BINARY = ROOT / "node_modules" / "@gaubee" / "meilisearch-linux-amd64" / "meilisearch"
+
+
+class EngineError(RuntimeError):
+    """The search engine could not be found, started or reached."""
+
+
+def find_binary(explicit: str | None = None) -> Path:
+    """MEILI_BIN if set, else the pinned npm package's binary, else a meilisearch on PATH."""
+    candidates = [Path(explicit)] if explicit else [NPM_BINARY]
+    if not explicit and (on_path := shutil.which("meilisearch")):
+        candidates.append(Path(on_path))
+    for path in candidates:
+        if path.is_file():
+            if not os.access(path, os.X_OK):
+                path.chmod(0o755)  # npm does not keep the executable bit of this package's binary
+            return path
+    raise EngineError(
+        f"no Meilisearch binary at {', '.join(map(str, candidates))}: run `npm ci` in the "
+        "project folder (the README's commands do it) or set MEILI_BIN"
+    )
+
+
+def load_or_create_master_key(data_dir: Path) -> str:
+    """The embedded engine's master key, generated once and kept readable by its owner only."""
+    path = data_dir / "meili" / "master.key"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists():
+        return path.read_text().strip()
+    key = secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
+    return key
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def is_healthy(url: str, timeout: float = 2.0) -> bool:
+    try:
+        reply = httpx.get(f"{url}/health", timeout=timeout)
+    except httpx.HTTPError:
+        return False
+    return reply.status_code == 200 and msgspec.json.decode(reply.content).get("status") == "available"
+
+
+class MeiliProcess:
+    """Starts Meilisearch on a free loopback port with its data under ``data_dir/meili``."""
+
+    def __init__(self, data_dir: Path, binary: str | None = None, master_key: str | None = None,
+                 port: int | None = None) -> None:
+        self.data_dir = data_dir
+        self.binary = find_binary(binary)
+        self.master_key = master_key or load_or_create_master_key(data_dir)
+        self.port = port or _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 30.0) -> MeiliProcess:
+        home = self.data_dir / "meili"
+        home.mkdir(parents=True, exist_ok=True)
+        log_file = (home / "meilisearch.log").open("ab")
+        args = [
+            str(self.binary),
+            "--db-path", str(home / "data.ms"),
+            "--dump-dir", str(home / "dumps"),
+            "--snapshot-dir", str(home / "snapshots"),
+            "--http-addr", f"127.0.0.1:{self.port}",
+            "--env", "production",
+            "--no-analytics",
+            "--log-level", "WARN",
+        ]
+        # The key goes through the environment, not argv, so `ps` does not show it.
+        env = {**os.environ, "MEILI_MASTER_KEY": self.master_key}
+        self._proc = subprocess.Popen(args, stdout=log_file, stderr=subprocess.STDOUT, env=env,  # noqa: S603
+                                      start_new_session=True)
+        log_file.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                raise EngineError(f"Meilisearch exited with {self._proc.returncode}; "
+                                  f"see {home / 'meilisearch.log'}")
+            if is_healthy(self.url, timeout=0.5):
+                log.info("meilisearch started", extra={"url": self.url, "pid": self._proc.pid})
+                return self
+            time.sleep(0.1)
+        self.stop()
+        raise EngineError(f"Meilisearch did not become healthy within {timeout:.0f} s")
+
+    def stop(self, timeout: float = 10.0) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.info("meilisearch stopped", extra={"pid": proc.pid})
+
+    def kill(self) -> None:
+        """Stop abruptly, as a crash would (for tests of recovery)."""
+        if self._proc is not None:
+            self._proc.kill()
+            self._proc.wait()
+            self._proc = None
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def __enter__(self) -> MeiliProcess:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
