@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.datastructures import State
-from litestar.params import Parameter
+from litestar.params import HeaderParameter, JSONBody, PathParameter, QueryParameter
 
 from directory import jsonld, profiles
 from directory.db import transaction
@@ -24,11 +24,11 @@ from directory.schemas import (
     SitePatch,
 )
 
-IfMatch = Annotated[str | None, Parameter(header="If-Match", description="the ETag you read")]
-Limit = Annotated[int, Parameter(ge=1, le=profiles.MAX_PAGE, description="page length")]
-Cursor = Annotated[str | None, Parameter(max_length=200, description="from the previous page")]
-UpdatedAfter = Annotated[datetime | None, Parameter(description="RFC 3339 instant")]
-Id = Annotated[str, Parameter(max_length=40)]
+IfMatch = Annotated[str | None, HeaderParameter(name="If-Match", description="the ETag you read")]
+Limit = Annotated[int, QueryParameter(ge=1, le=profiles.MAX_PAGE, description="page length")]
+Cursor = Annotated[str | None, QueryParameter(max_length=200, description="from the previous page")]
+UpdatedAfter = Annotated[datetime | None, QueryParameter(description="RFC 3339 instant")]
+Id = Annotated[str, PathParameter(max_length=40)]
 
 ADMIN = [require_scope("admin")]
 
@@ -45,7 +45,7 @@ class OrganisationController(Controller):
     tags = ["organisations"]
 
     @post("/", guards=ADMIN, sync_to_thread=True, status_code=201)
-    def create(self, state: State, data: OrganisationCreate) -> Response[OrganisationOut]:
+    def create(self, state: State, data: JSONBody[OrganisationCreate]) -> Response[OrganisationOut]:
         with transaction(state.sessions) as session:
             org = profiles.create_organisation(session, data)
             out = profiles.organisation_out(org)
@@ -66,7 +66,7 @@ class OrganisationController(Controller):
         return _tagged(out, out.version)
 
     @patch("/{organisation_id:str}", guards=ADMIN, sync_to_thread=True)
-    def update(self, state: State, organisation_id: Id, data: OrganisationPatch,
+    def update(self, state: State, organisation_id: Id, data: JSONBody[OrganisationPatch],
                if_match: IfMatch = None) -> Response[OrganisationOut]:
         with transaction(state.sessions) as session:
             org = profiles.patch_organisation(session, organisation_id, data, if_match)
@@ -82,7 +82,7 @@ class OrganisationController(Controller):
         return _tagged(out, out.version)
 
     @post("/{organisation_id:str}/sites", guards=ADMIN, sync_to_thread=True, status_code=201)
-    def create_site(self, state: State, organisation_id: Id, data: SiteCreate) -> Response[SiteOut]:
+    def create_site(self, state: State, organisation_id: Id, data: JSONBody[SiteCreate]) -> Response[SiteOut]:
         with transaction(state.sessions) as session:
             site = profiles.create_site(session, state.geocoder, organisation_id, data)
             out = profiles.site_out(site)
@@ -111,7 +111,7 @@ class SiteController(Controller):
         return _tagged(out, out.version)
 
     @patch("/{site_id:str}", guards=ADMIN, sync_to_thread=True)
-    def update(self, state: State, site_id: Id, data: SitePatch,
+    def update(self, state: State, site_id: Id, data: JSONBody[SitePatch],
                if_match: IfMatch = None) -> Response[SiteOut]:
         with transaction(state.sessions) as session:
             site = profiles.patch_site(session, state.geocoder, site_id, data, if_match)

@@ -145,7 +145,7 @@ def _read_laposte(folder: Path) -> list[tuple[str, str, str, float, float]]:
             lat, lng = float(coords[0]), float(coords[1])
             postcode = rec["Code_postal"].zfill(5)
             # Index the commune's own name ("LYON 03") and its routing label ("LYON").
-            for name in {rec["Nom_commune"], rec["Libellé_d_acheminement"]}:
+            for name in dict.fromkeys((rec["Nom_commune"], rec["Libellé_d_acheminement"])):
                 if (postcode, name) not in seen:
                     seen.add((postcode, name))
                     rows.append(("FR", postcode, name, lat, lng))

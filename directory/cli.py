@@ -1,0 +1,218 @@
+"""The `atelier` command: serve, migrate, import, manage keys. Every command honours the environment."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import click
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from sqlalchemy import func, select
+
+from directory import demo as demo_data
+from directory import importer, keys
+from directory.db import make_engine, make_sessionmaker, transaction, upgrade, utcnow
+from directory.errors import DomainError
+from directory.logs import configure_logging
+from directory.models import Site
+from directory.settings import Settings, SettingsError, load_settings
+from search.engine import EngineError, MeiliProcess
+from search.geocode import make_geocoder
+
+log = logging.getLogger("atelier.cli")
+
+
+class Context:
+    def __init__(self) -> None:
+        try:
+            self.settings: Settings = load_settings()
+        except SettingsError as err:
+            raise click.ClickException(str(err)) from err
+        configure_logging(self.settings.log_level)
+
+    def sessions(self):  # type: ignore[no-untyped-def]
+        return make_sessionmaker(make_engine(self.settings.database_url))
+
+
+pass_ctx = click.make_pass_decorator(Context, ensure=True)
+
+
+def _fail_readably(func):  # type: ignore[no-untyped-def]
+    """Turn the errors a user can cause into a one-line message and exit status 1."""
+
+    def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
+        try:
+            return func(*args, **kwargs)
+        except (DomainError, EngineError, importer.RowError, OSError) as err:
+            raise click.ClickException(str(err)) from err
+
+    wrapper.__name__ = func.__name__
+    wrapper.__doc__ = func.__doc__
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Atelier: the open directory of qualified car repairers."""
+
+
+# --- serve ----------------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--demo", is_flag=True, help="Load the demo dataset on first start.")
+@pass_ctx
+@_fail_readably
+def serve(ctx: Context, demo: bool) -> None:
+    """Run the API (and, unless MEILI_URL is set, a managed Meilisearch) until interrupted."""
+    import uvicorn
+
+    from directory.app import create_app
+
+    settings = ctx.settings
+    upgrade(settings.database_url)
+    if demo:
+        _load_demo(ctx, only_if_empty=True)
+    engine_proc = None
+    if settings.managed_meili:
+        engine_proc = MeiliProcess(settings.data_dir, settings.meili_bin,
+                                   settings.meili_master_key).start()
+    try:
+        app = create_app(settings, meili_url=engine_proc.url if engine_proc else None)
+        log.info("serving", extra={"url": f"http://{settings.host}:{settings.port}"})
+        uvicorn.run(app, host=settings.host, port=settings.port, log_config=None,
+                    server_header=False)
+    finally:
+        if engine_proc is not None:
+            engine_proc.stop()
+
+
+# --- db -------------------------------------------------------------------------------------------
+
+
+@main.group()
+def db() -> None:
+    """Schema migrations."""
+
+
+@db.command("upgrade")
+@click.argument("revision", default="head")
+@pass_ctx
+def db_upgrade(ctx: Context, revision: str) -> None:
+    """Bring the database schema up to REVISION (default: head)."""
+    upgrade(ctx.settings.database_url, revision)
+    click.echo(f"database at {revision}")
+
+
+# --- import ---------------------------------------------------------------------------------------
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeRemainingColumn(), console=None, transient=False,
+                    disable=not sys.stderr.isatty())
+
+
+@main.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--source", help="Where the rows come from (default: the file name).")
+@click.option("--report", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write every rejected row and its reason to this CSV file.")
+@pass_ctx
+@_fail_readably
+def import_(ctx: Context, file: Path, source: str | None, report: Path | None) -> None:
+    """Import sites from a CSV, GeoJSON or JSON Lines FILE (idempotent)."""
+    upgrade(ctx.settings.database_url)
+    geocoder = make_geocoder(ctx.settings.geocoder, ctx.settings.geocoder_user_agent)
+    total = importer.count_rows(file)
+    with _progress() as bar:
+        task = bar.add_task(f"importing {file.name}", total=total)
+        result = importer.import_file(ctx.sessions(), geocoder, file, source,
+                                      on_rows=lambda n: bar.advance(task, n))
+    for rej in result.rejected[:20]:
+        click.echo(f"row {rej.row} ({rej.external_id or 'no id'}): {rej.reason}", err=True)
+    if len(result.rejected) > 20:
+        click.echo(f"… and {len(result.rejected) - 20} more rejected rows"
+                   + ("" if report else " (use --report FILE for all)"), err=True)
+    if report:
+        importer.write_report(result, report)
+    click.echo(result.summary())
+
+
+# --- demo -----------------------------------------------------------------------------------------
+
+
+def _load_demo(ctx: Context, only_if_empty: bool, count: int = 3000) -> None:
+    sessions = ctx.sessions()
+    with transaction(sessions) as session:
+        present = session.scalar(select(func.count()).select_from(Site).where(
+            Site.source == demo_data.SOURCE))
+    if only_if_empty and present:
+        return
+    geocoder = make_geocoder("offline", ctx.settings.geocoder_user_agent)
+    records = demo_data.generate(geocoder, count)  # type: ignore[arg-type]
+    with _progress() as bar:
+        task = bar.add_task("loading demo data", total=len(records))
+        result = importer.import_rows(sessions, geocoder, importer.rows_from_records(records),
+                                      demo_data.SOURCE, on_rows=lambda n: bar.advance(task, n))
+    log.info("demo data loaded", extra={"summary": result.summary()})
+
+
+@main.command("demo")
+@click.option("--count", default=3000, show_default=True, type=click.IntRange(1, 200_000))
+@pass_ctx
+@_fail_readably
+def demo(ctx: Context, count: int) -> None:
+    """Load (or refresh) the demo dataset, clearly marked as demo."""
+    upgrade(ctx.settings.database_url)
+    _load_demo(ctx, only_if_empty=False, count=count)
+    click.echo(f"demo dataset of {count} sites loaded")
+
+
+# --- keys -----------------------------------------------------------------------------------------
+
+
+@main.group("keys")
+def keys_group() -> None:
+    """API keys for integrations and administrators."""
+
+
+@keys_group.command("create")
+@click.option("--scope", "scopes", multiple=True, required=True, type=click.Choice(keys.SCOPES))
+@click.option("--name", required=True, help="Who the key is for.")
+@click.option("--expires-days", type=click.IntRange(1, 3650), help="Expire after N days.")
+@pass_ctx
+@_fail_readably
+def keys_create(ctx: Context, scopes: tuple[str, ...], name: str, expires_days: int | None) -> None:
+    """Create a key; its secret is printed once, on the last line, and never stored."""
+    upgrade(ctx.settings.database_url)
+    expires = utcnow() + timedelta(days=expires_days) if expires_days else None
+    with transaction(ctx.sessions()) as session:
+        key, secret = keys.create_key(session, name, scopes, expires)
+        click.echo(f"created key {key.prefix} ({key.name}; scopes: {', '.join(key.scopes)})",
+                   err=True)
+    click.echo(secret)
+
+
+@keys_group.command("list")
+@pass_ctx
+def keys_list(ctx: Context) -> None:
+    """List keys (prefix, name, scopes, state) — never their secrets."""
+    with transaction(ctx.sessions()) as session:
+        for key in keys.list_keys(session):
+            state = "revoked" if key.revoked_at else (
+                "expired" if key.expires_at and key.expires_at <= utcnow() else "active")
+            click.echo(f"{key.prefix}\t{key.name}\t{','.join(key.scopes)}\t{state}")
+
+
+@keys_group.command("revoke")
+@click.argument("prefix")
+@pass_ctx
+@_fail_readably
+def keys_revoke(ctx: Context, prefix: str) -> None:
+    """Revoke a key by its prefix; it stops working at once."""
+    with transaction(ctx.sessions()) as session:
+        key = keys.revoke_key(session, prefix)
+        click.echo(f"revoked {key.prefix} ({key.name})")
