@@ -94,6 +94,7 @@ def _domain(_: Request[Any, Any, Any], exc: DomainError) -> Response[bytes]:
 
 
 _AT = re.compile(r" - at `\$(.*)`$")
+_UNKNOWN = re.compile(r"Object contains unknown field `(.+)`")
 
 
 def _pointer(key: str | None) -> str:
@@ -116,7 +117,13 @@ def _validation(_: Request[Any, Any, Any], exc: ValidationException) -> Response
         if at:
             key, message = at.group(1), message[: at.start()]
         source = getattr(item.get("source"), "value", item.get("source"))
-        pointer = _pointer(key) if source in ("body", None) else f"/{source}/{key}"
+        if source in ("body", None):
+            pointer = _pointer(None if key == "data" else key)  # "data" is the body itself
+            unknown = _UNKNOWN.match(message)
+            if unknown:  # point at the offending field, not at the object holding it
+                pointer += _pointer(unknown.group(1))
+        else:
+            pointer = f"/{source}/{key}"
         errors.append(FieldError(pointer, message))
     detail = "the request does not match the schema" if errors else (exc.detail or "invalid")
     return problem(400, "Invalid input", detail, "invalid-input", errors)

@@ -210,6 +210,7 @@ class _Chunk:
         self.orgs = {o.external_id: o for o in session.scalars(select(Organisation).where(
             Organisation.source == source,
             Organisation.external_id.in_({p[2] for p in parsed})))}
+        self.by_id = {o.id: o for o in self.orgs.values()}
         wanted = {(i.scheme, i.value) for p in parsed for i in p[3].identifiers}
         self.owners: dict[tuple[str, str], str] = {}
         if wanted:
@@ -230,7 +231,7 @@ def _upsert(session: Session, geocoder: Geocoder, source: str, known: _Chunk, ex
         # An organisation already known by a registration number (from another source, or the
         # API) is the same legal entity: attach to it rather than duplicating it.
         owner = next((known.owners[k] for k in wanted if k in known.owners), None)
-        org = session.get(Organisation, owner) if owner else None
+        org = (known.by_id.get(owner) or session.get(Organisation, owner)) if owner else None
     org_id = org.id if org is not None else None
     for scheme, value in wanted:
         owner = known.owners.get((scheme, value))
@@ -250,6 +251,7 @@ def _upsert(session: Session, geocoder: Geocoder, source: str, known: _Chunk, ex
             org.identifiers.append(OrganisationIdentifier(scheme=scheme, value=value))
         known.owners[(scheme, value)] = org.id
     known.orgs[org_ext] = org
+    known.by_id[org.id] = org  # pending until the flush, so session.get() could not find it
     if site is None:
         known.sites[ext] = Site(organisation=org, source=source, external_id=ext, **values)
         session.add(known.sites[ext])

@@ -122,8 +122,14 @@ def check_timezone(name: str, pointer: str) -> list[FieldError]:
 
 def default_timezone(country: str) -> str | None:
     """The zone of a country that has exactly one (FR, BE, DE …); None where it must be given."""
+    if country in _MAIN_ZONE:
+        return _MAIN_ZONE[country]
     zones = _zones_by_country().get(country, [])
     return zones[0] if len(zones) == 1 else None
+
+
+# Countries whose second zone is a tiny exclave (Büsingen): the main zone is the safe default.
+_MAIN_ZONE = {"DE": "Europe/Berlin"}
 
 
 def check_url(url: str | None, pointer: str) -> list[FieldError]:
