@@ -1,4 +1,4 @@
-"""The `atelier` command: serve, migrate, import, manage keys. Every command honours the environment."""
+"""The `atelier` command: serve, migrate, import, manage keys; every one honours the environment."""
 
 from __future__ import annotations
 
@@ -32,17 +32,17 @@ class Context:
             raise click.ClickException(str(err)) from err
         configure_logging(self.settings.log_level)
 
-    def sessions(self):  # type: ignore[no-untyped-def]
+    def sessions(self):
         return make_sessionmaker(make_engine(self.settings.database_url))
 
 
 pass_ctx = click.make_pass_decorator(Context, ensure=True)
 
 
-def _fail_readably(func):  # type: ignore[no-untyped-def]
+def _fail_readably(func):
     """Turn the errors a user can cause into a one-line message and exit status 1."""
 
-    def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
+    def wrapper(*args, **kwargs):
         try:
             return func(*args, **kwargs)
         except (DomainError, EngineError, importer.RowError, OSError) as err:
@@ -77,13 +77,15 @@ def serve(ctx: Context, demo: bool) -> None:
         _load_demo(ctx, only_if_empty=True)
     engine_proc = None
     if settings.managed_meili:
-        engine_proc = MeiliProcess(settings.data_dir, settings.meili_bin,
-                                   settings.meili_master_key).start()
+        engine_proc = MeiliProcess(
+            settings.data_dir, settings.meili_bin, settings.meili_master_key
+        ).start()
     try:
         app = create_app(settings, meili_url=engine_proc.url if engine_proc else None)
         log.info("serving", extra={"url": f"http://{settings.host}:{settings.port}"})
-        uvicorn.run(app, host=settings.host, port=settings.port, log_config=None,
-                    server_header=False)
+        uvicorn.run(
+            app, host=settings.host, port=settings.port, log_config=None, server_header=False
+        )
     finally:
         if engine_proc is not None:
             engine_proc.stop()
@@ -110,16 +112,25 @@ def db_upgrade(ctx: Context, revision: str) -> None:
 
 
 def _progress() -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeRemainingColumn(), console=None, transient=False,
-                    disable=not sys.stderr.isatty())
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=None,
+        transient=False,
+        disable=not sys.stderr.isatty(),
+    )
 
 
 @main.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--source", help="Where the rows come from (default: the file name).")
-@click.option("--report", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write every rejected row and its reason to this CSV file.")
+@click.option(
+    "--report",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write every rejected row and its reason to this CSV file.",
+)
 @pass_ctx
 @_fail_readably
 def import_(ctx: Context, file: Path, source: str | None, report: Path | None) -> None:
@@ -129,13 +140,17 @@ def import_(ctx: Context, file: Path, source: str | None, report: Path | None) -
     total = importer.count_rows(file)
     with _progress() as bar:
         task = bar.add_task(f"importing {file.name}", total=total)
-        result = importer.import_file(ctx.sessions(), geocoder, file, source,
-                                      on_rows=lambda n: bar.advance(task, n))
+        result = importer.import_file(
+            ctx.sessions(), geocoder, file, source, on_rows=lambda n: bar.advance(task, n)
+        )
     for rej in result.rejected[:20]:
         click.echo(f"row {rej.row} ({rej.external_id or 'no id'}): {rej.reason}", err=True)
     if len(result.rejected) > 20:
-        click.echo(f"… and {len(result.rejected) - 20} more rejected rows"
-                   + ("" if report else " (use --report FILE for all)"), err=True)
+        click.echo(
+            f"… and {len(result.rejected) - 20} more rejected rows"
+            + ("" if report else " (use --report FILE for all)"),
+            err=True,
+        )
     if report:
         importer.write_report(result, report)
     click.echo(result.summary())
@@ -147,16 +162,22 @@ def import_(ctx: Context, file: Path, source: str | None, report: Path | None) -
 def _load_demo(ctx: Context, only_if_empty: bool, count: int = 3000) -> None:
     sessions = ctx.sessions()
     with transaction(sessions) as session:
-        present = session.scalar(select(func.count()).select_from(Site).where(
-            Site.source == demo_data.SOURCE))
+        present = session.scalar(
+            select(func.count()).select_from(Site).where(Site.source == demo_data.SOURCE)
+        )
     if only_if_empty and present:
         return
     geocoder = make_geocoder("offline", ctx.settings.geocoder_user_agent)
     records = demo_data.generate(geocoder, count)  # type: ignore[arg-type]
     with _progress() as bar:
         task = bar.add_task("loading demo data", total=len(records))
-        result = importer.import_rows(sessions, geocoder, importer.rows_from_records(records),
-                                      demo_data.SOURCE, on_rows=lambda n: bar.advance(task, n))
+        result = importer.import_rows(
+            sessions,
+            geocoder,
+            importer.rows_from_records(records),
+            demo_data.SOURCE,
+            on_rows=lambda n: bar.advance(task, n),
+        )
     log.info("demo data loaded", extra={"summary": result.summary()})
 
 
@@ -191,8 +212,9 @@ def keys_create(ctx: Context, scopes: tuple[str, ...], name: str, expires_days: 
     expires = utcnow() + timedelta(days=expires_days) if expires_days else None
     with transaction(ctx.sessions()) as session:
         key, secret = keys.create_key(session, name, scopes, expires)
-        click.echo(f"created key {key.prefix} ({key.name}; scopes: {', '.join(key.scopes)})",
-                   err=True)
+        click.echo(
+            f"created key {key.prefix} ({key.name}; scopes: {', '.join(key.scopes)})", err=True
+        )
     click.echo(secret)
 
 
@@ -202,8 +224,11 @@ def keys_list(ctx: Context) -> None:
     """List keys (prefix, name, scopes, state) — never their secrets."""
     with transaction(ctx.sessions()) as session:
         for key in keys.list_keys(session):
-            state = "revoked" if key.revoked_at else (
-                "expired" if key.expires_at and key.expires_at <= utcnow() else "active")
+            state = (
+                "revoked"
+                if key.revoked_at
+                else ("expired" if key.expires_at and key.expires_at <= utcnow() else "active")
+            )
             click.echo(f"{key.prefix}\t{key.name}\t{','.join(key.scopes)}\t{state}")
 
 

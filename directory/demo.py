@@ -17,39 +17,137 @@ SOURCE = "demo"
 # The largest French urban areas (INSEE, population in thousands, rounded): most workshops sit
 # where the cars are, the rest are spread over rural communes.
 CITIES: list[tuple[str, float, float, int]] = [
-    ("Paris", 48.8566, 2.3522, 10800), ("Lyon", 45.7640, 4.8357, 2300),
-    ("Marseille", 43.2965, 5.3698, 1900), ("Toulouse", 43.6047, 1.4442, 1450),
-    ("Lille", 50.6292, 3.0573, 1500), ("Bordeaux", 44.8378, -0.5792, 1350),
-    ("Nice", 43.7102, 7.2620, 1000), ("Nantes", 47.2184, -1.5536, 1000),
-    ("Strasbourg", 48.5734, 7.7521, 850), ("Montpellier", 43.6108, 3.8767, 800),
-    ("Rennes", 48.1173, -1.6778, 750), ("Grenoble", 45.1885, 5.7245, 700),
-    ("Rouen", 49.4432, 1.0999, 650), ("Toulon", 43.1242, 5.9280, 600),
-    ("Clermont-Ferrand", 45.7772, 3.0870, 500), ("Saint-Étienne", 45.4397, 4.3872, 530),
-    ("Tours", 47.3941, 0.6848, 500), ("Nancy", 48.6921, 6.1844, 500),
-    ("Orléans", 47.9030, 1.9093, 450), ("Caen", 49.1829, -0.3707, 470),
-    ("Angers", 47.4784, -0.5632, 440), ("Dijon", 47.3220, 5.0415, 400),
-    ("Metz", 49.1193, 6.1757, 400), ("Reims", 49.2583, 4.0317, 350),
-    ("Brest", 48.3904, -4.4861, 320), ("Le Mans", 48.0061, 0.1996, 350),
-    ("Limoges", 45.8336, 1.2611, 300), ("Perpignan", 42.6887, 2.8948, 330),
-    ("Avignon", 43.9493, 4.8055, 340), ("Amiens", 49.8941, 2.2958, 300),
-    ("Besançon", 47.2378, 6.0241, 280), ("Poitiers", 46.5802, 0.3404, 260),
-    ("Pau", 43.2951, -0.3708, 250), ("Bayonne", 43.4929, -1.4748, 300),
-    ("La Rochelle", 46.1603, -1.1511, 230), ("Annecy", 45.8992, 6.1294, 250),
+    ("Paris", 48.8566, 2.3522, 10800),
+    ("Lyon", 45.7640, 4.8357, 2300),
+    ("Marseille", 43.2965, 5.3698, 1900),
+    ("Toulouse", 43.6047, 1.4442, 1450),
+    ("Lille", 50.6292, 3.0573, 1500),
+    ("Bordeaux", 44.8378, -0.5792, 1350),
+    ("Nice", 43.7102, 7.2620, 1000),
+    ("Nantes", 47.2184, -1.5536, 1000),
+    ("Strasbourg", 48.5734, 7.7521, 850),
+    ("Montpellier", 43.6108, 3.8767, 800),
+    ("Rennes", 48.1173, -1.6778, 750),
+    ("Grenoble", 45.1885, 5.7245, 700),
+    ("Rouen", 49.4432, 1.0999, 650),
+    ("Toulon", 43.1242, 5.9280, 600),
+    ("Clermont-Ferrand", 45.7772, 3.0870, 500),
+    ("Saint-Étienne", 45.4397, 4.3872, 530),
+    ("Tours", 47.3941, 0.6848, 500),
+    ("Nancy", 48.6921, 6.1844, 500),
+    ("Orléans", 47.9030, 1.9093, 450),
+    ("Caen", 49.1829, -0.3707, 470),
+    ("Angers", 47.4784, -0.5632, 440),
+    ("Dijon", 47.3220, 5.0415, 400),
+    ("Metz", 49.1193, 6.1757, 400),
+    ("Reims", 49.2583, 4.0317, 350),
+    ("Brest", 48.3904, -4.4861, 320),
+    ("Le Mans", 48.0061, 0.1996, 350),
+    ("Limoges", 45.8336, 1.2611, 300),
+    ("Perpignan", 42.6887, 2.8948, 330),
+    ("Avignon", 43.9493, 4.8055, 340),
+    ("Amiens", 49.8941, 2.2958, 300),
+    ("Besançon", 47.2378, 6.0241, 280),
+    ("Poitiers", 46.5802, 0.3404, 260),
+    ("Pau", 43.2951, -0.3708, 250),
+    ("Bayonne", 43.4929, -1.4748, 300),
+    ("La Rochelle", 46.1603, -1.1511, 230),
+    ("Annecy", 45.8992, 6.1294, 250),
 ]
-BRANDS = ["renault", "peugeot", "citroen", "dacia", "volkswagen", "toyota", "ford", "opel",
-          "fiat", "bmw", "mercedes-benz", "audi", "skoda", "kia", "hyundai", "nissan", "seat",
-          "tesla", "volvo", "ds", "mini", "suzuki", "mazda", "byd", "mg"]
-SERVICES = ["diagnostics", "electrical", "air_conditioning", "brakes", "tyres", "body_repair",
-            "glass", "oil_change", "exhaust", "suspension", "clutch", "alignment", "batteries",
-            "painting", "ev_battery", "adas_calibration", "inspection", "transmission"]
-PREFIXES = ["Garage", "Atelier", "Auto Service", "Carrosserie", "Mécanique", "Centre Auto",
-            "Garage du Centre", "Auto Pro", "Garage de la Gare", "Relais Auto"]
-SURNAMES = ["Martin", "Bernard", "Dubois", "Thomas", "Robert", "Richard", "Petit", "Durand",
-            "Leroy", "Moreau", "Simon", "Laurent", "Lefebvre", "Michel", "Garcia", "David",
-            "Bertrand", "Roux", "Vincent", "Fournier", "Morel", "Girard", "André", "Mercier"]
-HOURS = ["Mo-Fr 08:00-12:00,14:00-18:00; Sa 08:00-12:00", "Mo-Fr 08:00-18:30",
-         "Mo-Fr 07:30-19:00; Sa 08:00-17:00", "Tu-Sa 08:30-12:00,13:30-18:30",
-         "Mo-Fr 08:00-12:00,13:30-18:00", "Mo-Sa 08:00-19:00"]
+BRANDS = [
+    "renault",
+    "peugeot",
+    "citroen",
+    "dacia",
+    "volkswagen",
+    "toyota",
+    "ford",
+    "opel",
+    "fiat",
+    "bmw",
+    "mercedes-benz",
+    "audi",
+    "skoda",
+    "kia",
+    "hyundai",
+    "nissan",
+    "seat",
+    "tesla",
+    "volvo",
+    "ds",
+    "mini",
+    "suzuki",
+    "mazda",
+    "byd",
+    "mg",
+]
+SERVICES = [
+    "diagnostics",
+    "electrical",
+    "air_conditioning",
+    "brakes",
+    "tyres",
+    "body_repair",
+    "glass",
+    "oil_change",
+    "exhaust",
+    "suspension",
+    "clutch",
+    "alignment",
+    "batteries",
+    "painting",
+    "ev_battery",
+    "adas_calibration",
+    "inspection",
+    "transmission",
+]
+PREFIXES = [
+    "Garage",
+    "Atelier",
+    "Auto Service",
+    "Carrosserie",
+    "Mécanique",
+    "Centre Auto",
+    "Garage du Centre",
+    "Auto Pro",
+    "Garage de la Gare",
+    "Relais Auto",
+]
+SURNAMES = [
+    "Martin",
+    "Bernard",
+    "Dubois",
+    "Thomas",
+    "Robert",
+    "Richard",
+    "Petit",
+    "Durand",
+    "Leroy",
+    "Moreau",
+    "Simon",
+    "Laurent",
+    "Lefebvre",
+    "Michel",
+    "Garcia",
+    "David",
+    "Bertrand",
+    "Roux",
+    "Vincent",
+    "Fournier",
+    "Morel",
+    "Girard",
+    "André",
+    "Mercier",
+]
+HOURS = [
+    "Mo-Fr 08:00-12:00,14:00-18:00; Sa 08:00-12:00",
+    "Mo-Fr 08:00-18:30",
+    "Mo-Fr 07:30-19:00; Sa 08:00-17:00",
+    "Tu-Sa 08:30-12:00,13:30-18:30",
+    "Mo-Fr 08:00-12:00,13:30-18:00",
+    "Mo-Sa 08:00-19:00",
+]
+STREETS = ["de la Gare", "Victor Hugo", "Jean Jaurès", "des Artisans", "du Moulin", "Pasteur"]
 KINDS = ["independent"] * 6 + ["dealer"] * 2 + ["bodyshop", "fast-fit", "specialist"]
 
 
@@ -79,8 +177,13 @@ def generate(gazetteer: Gazetteer, count: int = 3000, seed: int = 7) -> list[dic
     for name, lat, lng, pop in CITIES:
         radius = 8 + math.sqrt(pop) / 3  # Paris ~43 km, Annecy ~13 km
         box = radius / 111.0 * 1.5  # a cheap square first, the distance only inside it
-        near[name] = [p for p in places if abs(p[2] - lat) < box and abs(p[3] - lng) < box * 1.6
-                      and _km(lat, lng, p[2], p[3]) < radius]
+        near[name] = [
+            p
+            for p in places
+            if abs(p[2] - lat) < box
+            and abs(p[3] - lng) < box * 1.6
+            and _km(lat, lng, p[2], p[3]) < radius
+        ]
     records = []
     for n in range(count):
         if rng.random() < 0.7:
@@ -94,31 +197,36 @@ def generate(gazetteer: Gazetteer, count: int = 3000, seed: int = 7) -> list[dic
         kind = rng.choice(KINDS)
         surname = rng.choice(SURNAMES)
         name = f"{rng.choice(PREFIXES)} {surname}"
-        brands = (["all"] if kind == "independent" and rng.random() < 0.5
-                  else sorted(rng.sample(BRANDS, rng.randint(1, 4 if kind != "dealer" else 2))))
+        brands = (
+            ["all"]
+            if kind == "independent" and rng.random() < 0.5
+            else sorted(rng.sample(BRANDS, rng.randint(1, 4 if kind != "dealer" else 2)))
+        )
         powertrains = ["ice", "hev"] + (["phev", "bev"] if rng.random() < 0.45 else [])
-        records.append({
-            "external_id": f"demo-{n:05d}",
-            "organisation_legal_name": f"{name} SARL (démo)",
-            "organisation_trade_name": f"{name} (démo)",
-            "organisation_kind": kind,
-            "siren": _luhn_complete(f"9{n:07d}"),
-            "name": f"{name} – {commune.title()} (démo)",
-            "street": f"{rng.randint(1, 180)} rue {rng.choice(['de la Gare', 'Victor Hugo', 'Jean Jaurès', 'des Artisans', 'du Moulin', 'de Paris', 'Pasteur'])}",
-            "postcode": postcode,
-            "city": commune.title(),
-            "country": "FR",
-            "lat": round(lat, 6),
-            "lng": round(lng, 6),
-            "timezone": "Europe/Paris",
-            "opening_hours": rng.choice(HOURS) + "; PH off",
-            # ARCEP keeps 01 99 00 xx xx … for fiction: these numbers reach nobody.
-            "phone": f"+33199{rng.randint(0, 9999):06d}"[:12],
-            "email": f"contact@demo-{n:05d}.invalid",
-            "brands": brands,
-            "vehicles": ["car", "van"] if rng.random() < 0.6 else ["car"],
-            "powertrains": powertrains,
-            "services": sorted(rng.sample(SERVICES, rng.randint(3, 9))),
-            "languages": ["fr"] + (["en"] if rng.random() < 0.3 else []),
-        })
+        records.append(
+            {
+                "external_id": f"demo-{n:05d}",
+                "organisation_legal_name": f"{name} SARL (démo)",
+                "organisation_trade_name": f"{name} (démo)",
+                "organisation_kind": kind,
+                "siren": _luhn_complete(f"9{n:07d}"),
+                "name": f"{name} – {commune.title()} (démo)",
+                "street": f"{rng.randint(1, 180)} rue {rng.choice(STREETS)}",
+                "postcode": postcode,
+                "city": commune.title(),
+                "country": "FR",
+                "lat": round(lat, 6),
+                "lng": round(lng, 6),
+                "timezone": "Europe/Paris",
+                "opening_hours": rng.choice(HOURS) + "; PH off",
+                # ARCEP keeps 01 99 00 xx xx … for fiction: these numbers reach nobody.
+                "phone": f"+33199{rng.randint(0, 9999):06d}"[:12],
+                "email": f"contact@demo-{n:05d}.invalid",
+                "brands": brands,
+                "vehicles": ["car", "van"] if rng.random() < 0.6 else ["car"],
+                "powertrains": powertrains,
+                "services": sorted(rng.sample(SERVICES, rng.randint(3, 9))),
+                "languages": ["fr"] + (["en"] if rng.random() < 0.3 else []),
+            }
+        )
     return records

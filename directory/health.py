@@ -39,5 +39,6 @@ async def ready(state: State) -> Response[Check]:
 
     checks: dict[str, Any] = await to_thread.run_sync(probe)
     ok = all(v == "ok" for v in checks.values())
-    return Response(Check(status="ok" if ok else "unavailable", checks=checks),
-                    status_code=200 if ok else 503)
+    return Response(
+        Check(status="ok" if ok else "unavailable", checks=checks), status_code=200 if ok else 503
+    )

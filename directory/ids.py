@@ -1,4 +1,4 @@
-"""Opaque public identifiers: a type prefix and 80 random bits, so ids are never guessed or reused."""
+"""Opaque public ids: a type prefix and 80 random bits, so ids are never guessed or reused."""
 
 import base64
 import secrets

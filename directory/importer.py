@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from directory.errors import DomainError
 from directory.models import Organisation, OrganisationIdentifier, Site
 from directory.profiles import apply_site, validate_site
-from directory.schemas import Identifier, OrganisationCreate, SiteCreate
+from directory.schemas import OrganisationCreate, SiteCreate
 from directory.validation import FieldError, check_identifier
 from search.geocode import Geocoder
 
@@ -30,10 +30,28 @@ __all__ = ["COLUMNS", "ImportReport", "Rejection", "import_file", "import_rows",
 LIST_COLUMNS = ("brands", "vehicles", "powertrains", "services", "languages")
 IDENTIFIER_COLUMNS = ("siren", "siret", "vat", "company-number")
 COLUMNS = (
-    "external_id", "organisation_external_id", "organisation_legal_name",
-    "organisation_trade_name", "organisation_kind", *IDENTIFIER_COLUMNS, "organisation_website",
-    "name", "street", "postcode", "city", "country", "lat", "lng", "timezone", "opening_hours",
-    "phone", "email", "website", "booking_url", *LIST_COLUMNS, "status",
+    "external_id",
+    "organisation_external_id",
+    "organisation_legal_name",
+    "organisation_trade_name",
+    "organisation_kind",
+    *IDENTIFIER_COLUMNS,
+    "organisation_website",
+    "name",
+    "street",
+    "postcode",
+    "city",
+    "country",
+    "lat",
+    "lng",
+    "timezone",
+    "opening_hours",
+    "phone",
+    "email",
+    "website",
+    "booking_url",
+    *LIST_COLUMNS,
+    "status",
 )
 MAX_ROWS = 2_000_000
 MAX_CELL = 4096
@@ -52,8 +70,10 @@ class ImportReport(msgspec.Struct):
     rejected: list[Rejection] = msgspec.field(default_factory=list)
 
     def summary(self) -> str:
-        return (f"imported {self.imported}, updated {self.updated}, rejected {len(self.rejected)}"
-                f" ({self.unchanged} unchanged)")
+        return (
+            f"imported {self.imported}, updated {self.updated}, rejected {len(self.rejected)}"
+            f" ({self.unchanged} unchanged)"
+        )
 
 
 class RowError(ValueError):
@@ -147,7 +167,8 @@ def parse_row(rec: dict[str, Any]) -> tuple[str, str, OrganisationCreate, SiteCr
     org_external = str(rec.get("organisation_external_id") or external_id).strip()[:128]
     identifiers = [
         {"scheme": s, "value": str(rec[s]).replace(" ", "").upper()}
-        for s in IDENTIFIER_COLUMNS if rec.get(s)
+        for s in IDENTIFIER_COLUMNS
+        if rec.get(s)
     ]
     org = {
         "legal_name": rec.get("organisation_legal_name") or rec.get("name"),
@@ -159,25 +180,29 @@ def parse_row(rec: dict[str, Any]) -> tuple[str, str, OrganisationCreate, SiteCr
     location = None
     if rec.get("lat") not in (None, "") or rec.get("lng") not in (None, ""):
         location = {"lat": rec.get("lat"), "lng": rec.get("lng")}
-    site = {
+    site: dict[str, Any] = {
         "name": rec.get("name"),
         "address": {k: rec.get(k) for k in ("street", "postcode", "city", "country")},
         "location": location,
-        **{k: rec.get(k) for k in ("timezone", "opening_hours", "phone", "email", "website",
-                                   "booking_url")},
+        **{
+            k: rec.get(k)
+            for k in ("timezone", "opening_hours", "phone", "email", "website", "booking_url")
+        },
         **{k: [str(x).strip().lower() for x in _as_list(rec.get(k))] for k in LIST_COLUMNS},
         "status": rec.get("status") or "active",
     }
     site["address"] = {k: v for k, v in site["address"].items() if v not in (None, "")}
     try:
-        org_in = msgspec.convert({k: v for k, v in org.items() if v is not None},
-                                 OrganisationCreate, strict=False)
-        site_in = msgspec.convert({k: v for k, v in site.items() if v is not None},
-                                  SiteCreate, strict=False)
+        org_in = msgspec.convert(
+            {k: v for k, v in org.items() if v is not None}, OrganisationCreate, strict=False
+        )
+        site_in = msgspec.convert(
+            {k: v for k, v in site.items() if v is not None}, SiteCreate, strict=False
+        )
     except msgspec.ValidationError as err:
         raise RowError(_readable(str(err))) from err
     problems: list[FieldError] = []
-    for i, ident in enumerate(org_in.identifiers):
+    for ident in org_in.identifiers:
         problems += check_identifier(ident.scheme, ident.value, ident.scheme)
     if problems:
         raise RowError("; ".join(f"{p.pointer}: {p.detail}" for p in problems))
@@ -192,8 +217,9 @@ def _readable(message: str) -> str:
 
 def _reason(err: Exception) -> str:
     if isinstance(err, DomainError) and err.errors:
-        return "; ".join(f"{e.pointer.lstrip('/').replace('/', '.')}: {e.detail}"
-                         for e in err.errors)
+        return "; ".join(
+            f"{e.pointer.lstrip('/').replace('/', '.')}: {e.detail}" for e in err.errors
+        )
     return str(err)
 
 
@@ -203,25 +229,59 @@ def _reason(err: Exception) -> str:
 class _Chunk:
     """What one chunk needs from the database, fetched with one query per kind, not per row."""
 
-    def __init__(self, session: Session, source: str,
-                 parsed: list[tuple[int, str, str, OrganisationCreate, SiteCreate]]) -> None:
-        self.sites = {s.external_id: s for s in session.scalars(select(Site).where(
-            Site.source == source, Site.external_id.in_({p[1] for p in parsed})))}
-        self.orgs = {o.external_id: o for o in session.scalars(select(Organisation).where(
-            Organisation.source == source,
-            Organisation.external_id.in_({p[2] for p in parsed})))}
+    def __init__(
+        self,
+        session: Session,
+        source: str,
+        parsed: list[tuple[int, str, str, OrganisationCreate, SiteCreate]],
+    ) -> None:
+        self.sites = {
+            s.external_id: s
+            for s in session.scalars(
+                select(Site).where(
+                    Site.source == source, Site.external_id.in_({p[1] for p in parsed})
+                )
+            )
+        }
+        self.orgs = {
+            o.external_id: o
+            for o in session.scalars(
+                select(Organisation).where(
+                    Organisation.source == source,
+                    Organisation.external_id.in_({p[2] for p in parsed}),
+                )
+            )
+        }
         self.by_id = {o.id: o for o in self.orgs.values()}
         wanted = {(i.scheme, i.value) for p in parsed for i in p[3].identifiers}
         self.owners: dict[tuple[str, str], str] = {}
         if wanted:
-            self.owners = {(sc, v): oid for sc, v, oid in session.execute(
-                select(OrganisationIdentifier.scheme, OrganisationIdentifier.value,
-                       OrganisationIdentifier.organisation_id).where(
-                    tuple_(OrganisationIdentifier.scheme, OrganisationIdentifier.value).in_(wanted)))}
+            self.owners = {
+                (sc, v): oid
+                for sc, v, oid in session.execute(
+                    select(
+                        OrganisationIdentifier.scheme,
+                        OrganisationIdentifier.value,
+                        OrganisationIdentifier.organisation_id,
+                    ).where(
+                        tuple_(OrganisationIdentifier.scheme, OrganisationIdentifier.value).in_(
+                            wanted
+                        )
+                    )
+                )
+            }
 
 
-def _upsert(session: Session, geocoder: Geocoder, source: str, known: _Chunk, ext: str,
-            org_ext: str, org_in: OrganisationCreate, site_in: SiteCreate) -> str:
+def _upsert(
+    session: Session,
+    geocoder: Geocoder,
+    source: str,
+    known: _Chunk,
+    ext: str,
+    org_ext: str,
+    org_in: OrganisationCreate,
+    site_in: SiteCreate,
+) -> str:
     """Write one row; every check that can refuse it runs before anything is changed."""
     site = known.sites.get(ext)
     values = validate_site(site_in, geocoder, previous=site)
@@ -238,8 +298,14 @@ def _upsert(session: Session, geocoder: Geocoder, source: str, known: _Chunk, ex
         if owner is not None and owner != org_id:
             raise RowError(f"{scheme} {value} is registered to another organisation")
     if org is None:
-        org = Organisation(source=source, external_id=org_ext, legal_name=org_in.legal_name,
-                           trade_name=org_in.trade_name, kind=org_in.kind, website=org_in.website)
+        org = Organisation(
+            source=source,
+            external_id=org_ext,
+            legal_name=org_in.legal_name,
+            trade_name=org_in.trade_name,
+            kind=org_in.kind,
+            website=org_in.website,
+        )
         session.add(org)
     else:
         for field in ("legal_name", "trade_name", "kind", "website"):
@@ -262,21 +328,29 @@ def _upsert(session: Session, geocoder: Geocoder, source: str, known: _Chunk, ex
     return "updated" if session.is_modified(site) or session.is_modified(org) else "unchanged"
 
 
-def _apply_chunk(session: Session, geocoder: Geocoder, source: str,
-                 parsed: list[tuple[int, str, str, OrganisationCreate, SiteCreate]],
-                 report: ImportReport, *, savepoints: bool) -> None:
+def _apply_chunk(
+    session: Session,
+    geocoder: Geocoder,
+    source: str,
+    parsed: list[tuple[int, str, str, OrganisationCreate, SiteCreate]],
+    report: ImportReport,
+    *,
+    savepoints: bool,
+) -> None:
     known = _Chunk(session, source, parsed)
     with session.no_autoflush:
         for row, ext, org_ext, org_in, site_in in parsed:
             try:
                 if savepoints:
                     with session.begin_nested():
-                        outcome = _upsert(session, geocoder, source, known, ext, org_ext,
-                                          org_in, site_in)
+                        outcome = _upsert(
+                            session, geocoder, source, known, ext, org_ext, org_in, site_in
+                        )
                         session.flush()
                 else:
-                    outcome = _upsert(session, geocoder, source, known, ext, org_ext, org_in,
-                                      site_in)
+                    outcome = _upsert(
+                        session, geocoder, source, known, ext, org_ext, org_in, site_in
+                    )
             except (RowError, DomainError, IntegrityError) as err:
                 if savepoints:
                     known = _Chunk(session, source, parsed)  # the savepoint undid some of it
@@ -285,9 +359,14 @@ def _apply_chunk(session: Session, geocoder: Geocoder, source: str,
             setattr(report, outcome, getattr(report, outcome) + 1)
 
 
-def _write_chunk(sessions: sessionmaker[Session], geocoder: Geocoder,
-                 batch: list[tuple[int, dict[str, Any] | RowError]], source: str,
-                 report: ImportReport, on_rows: Callable[[int], None] | None) -> None:
+def _write_chunk(
+    sessions: sessionmaker[Session],
+    geocoder: Geocoder,
+    batch: list[tuple[int, dict[str, Any] | RowError]],
+    source: str,
+    report: ImportReport,
+    on_rows: Callable[[int], None] | None,
+) -> None:
     """Write a chunk in one flush; if the database still refuses a row, redo it row by row."""
     partial = ImportReport()
     parsed: list[tuple[int, str, str, OrganisationCreate, SiteCreate]] = []
@@ -341,9 +420,14 @@ def import_rows(
     return report
 
 
-def import_file(sessions: sessionmaker[Session], geocoder: Geocoder, path: Path,
-                source: str | None = None, *, on_rows: Callable[[int], None] | None = None
-                ) -> ImportReport:
+def import_file(
+    sessions: sessionmaker[Session],
+    geocoder: Geocoder,
+    path: Path,
+    source: str | None = None,
+    *,
+    on_rows: Callable[[int], None] | None = None,
+) -> ImportReport:
     """Import one file; ``source`` defaults to the file's name without extension."""
     return import_rows(sessions, geocoder, read_rows(path), source or path.stem, on_rows=on_rows)
 
@@ -359,7 +443,9 @@ def count_rows(path: Path) -> int:
     return max(lines - (1 if fmt == "csv" else 0), 0)
 
 
-def rows_from_records(records: list[dict[str, Any]]) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
+def rows_from_records(
+    records: list[dict[str, Any]],
+) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
     return ((i, r) for i, r in enumerate(records, start=1))
 
 

@@ -26,8 +26,11 @@ def site_jsonld(site: SiteOut) -> dict[str, Any]:
             }.items()
             if v is not None
         },
-        "geo": {"@type": "GeoCoordinates", "latitude": site.location.lat,
-                "longitude": site.location.lng},
+        "geo": {
+            "@type": "GeoCoordinates",
+            "latitude": site.location.lat,
+            "longitude": site.location.lng,
+        },
     }
     optional = {
         "telephone": site.phone,
@@ -38,10 +41,16 @@ def site_jsonld(site: SiteOut) -> dict[str, Any]:
         "brand": [{"@type": "Brand", "name": b} for b in site.brands if b != "all"] or None,
         "knowsLanguage": site.languages or None,
         "hasCredential": [
-            {"@type": "EducationalOccupationalCredential", "name": c.name,
-             "identifier": c.scheme, "validUntil": c.valid_until}
-            for c in site.competences if c.status == "verified"
-        ] or None,
+            {
+                "@type": "EducationalOccupationalCredential",
+                "name": c.name,
+                "identifier": c.scheme,
+                "validUntil": c.valid_until,
+            }
+            for c in site.competences
+            if c.status == "verified"
+        ]
+        or None,
     }
     doc.update({k: v for k, v in optional.items() if v is not None})
     return doc

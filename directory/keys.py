@@ -40,13 +40,21 @@ def create_key(
     scopes = sorted(set(scopes))
     unknown = [s for s in scopes if s not in SCOPES]
     if unknown or not scopes:
-        raise InvalidInput(f"scopes must be among {', '.join(SCOPES)}; got {', '.join(unknown) or 'none'}")
+        raise InvalidInput(
+            f"scopes must be among {', '.join(SCOPES)}; got {', '.join(unknown) or 'none'}"
+        )
     if not 1 <= len(name) <= 100:
         raise InvalidInput("a key name has 1 to 100 characters")
     prefix = secrets.token_hex(5)
     secret = secrets.token_urlsafe(32)
-    key = ApiKey(id=new_id("key"), prefix=prefix, secret_hash=_digest(secret), name=name,
-                 scopes=scopes, expires_at=expires_at)
+    key = ApiKey(
+        id=new_id("key"),
+        prefix=prefix,
+        secret_hash=_digest(secret),
+        name=name,
+        scopes=scopes,
+        expires_at=expires_at,
+    )
     session.add(key)
     session.flush()
     return key, f"atk_{prefix}_{secret}"
@@ -86,7 +94,7 @@ def _bearer(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-def require_scope(scope: Scope):  # type: ignore[no-untyped-def]
+def require_scope(scope: Scope):
     """A guard: the request must carry a live API key holding ``scope`` (admin holds all)."""
 
     async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:

@@ -14,8 +14,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
 )
-from sqlalchemy import event
 from sqlalchemy.orm import Mapped, Session, declared_attr, mapped_column, relationship
 
 from directory.db import Base, utcnow
@@ -47,7 +47,7 @@ class PublicRecord(Base):
     # writers that both read version N cannot both win: the loser's UPDATE matches no row.
     @declared_attr.directive
     def __mapper_args__(cls) -> dict[str, Any]:
-        return {"version_id_col": cls.__table__.c.version}  # type: ignore[attr-defined]
+        return {"version_id_col": cls.__table__.c.version}
 
 
 class Organisation(PublicRecord):
@@ -61,7 +61,9 @@ class Organisation(PublicRecord):
     external_id: Mapped[str | None] = mapped_column(String(128))
 
     identifiers: Mapped[list[OrganisationIdentifier]] = relationship(
-        back_populates="organisation", cascade="all, delete-orphan", lazy="selectin",
+        back_populates="organisation",
+        cascade="all, delete-orphan",
+        lazy="selectin",
         order_by="OrganisationIdentifier.scheme",
     )
     sites: Mapped[list[Site]] = relationship(back_populates="organisation", lazy="raise_on_sql")

@@ -109,8 +109,15 @@ def _check_identifiers(
         return
     taken = session.execute(
         select(OrganisationIdentifier.scheme, OrganisationIdentifier.value).where(
-            or_(*(and_(OrganisationIdentifier.scheme == i.scheme,
-                       OrganisationIdentifier.value == i.value) for i in identifiers)),
+            or_(
+                *(
+                    and_(
+                        OrganisationIdentifier.scheme == i.scheme,
+                        OrganisationIdentifier.value == i.value,
+                    )
+                    for i in identifiers
+                )
+            ),
             OrganisationIdentifier.organisation_id != (organisation_id or ""),
         )
     ).all()
@@ -144,8 +151,9 @@ def create_organisation(
         website=data.website,
         source=source,
         external_id=external_id,
-        identifiers=[OrganisationIdentifier(scheme=i.scheme, value=i.value)
-                     for i in data.identifiers],
+        identifiers=[
+            OrganisationIdentifier(scheme=i.scheme, value=i.value) for i in data.identifiers
+        ],
     )
     session.add(org)
     _flush_unique(session)
@@ -160,7 +168,9 @@ def _flush_unique(session: Session) -> None:
         raise Conflict("a unique value is already registered") from err
 
 
-def get_organisation(session: Session, organisation_id: str, *, for_update: bool = False) -> Organisation:
+def get_organisation(
+    session: Session, organisation_id: str, *, for_update: bool = False
+) -> Organisation:
     stmt = select(Organisation).where(Organisation.id == organisation_id)
     if for_update:
         stmt = stmt.with_for_update()
@@ -184,8 +194,10 @@ def patch_organisation(
         _check_identifiers(session, patch.identifiers, org.id)
         current = {(i.scheme, i.value): i for i in org.identifiers}
         wanted = {(i.scheme, i.value) for i in patch.identifiers}
-        org.identifiers = [current.get(k) or OrganisationIdentifier(scheme=k[0], value=k[1])
-                           for k in sorted(wanted)]
+        org.identifiers = [
+            current.get(k) or OrganisationIdentifier(scheme=k[0], value=k[1])
+            for k in sorted(wanted)
+        ]
     for field in ("legal_name", "kind", "trade_name", "website"):
         value = changes[field]
         if value is not msgspec.UNSET:
@@ -194,13 +206,16 @@ def patch_organisation(
     return org
 
 
-def close_organisation(session: Session, organisation_id: str, if_match: str | None) -> Organisation:
+def close_organisation(
+    session: Session, organisation_id: str, if_match: str | None
+) -> Organisation:
     """Closing an organisation closes its sites: each leaves search with its own tombstone."""
     org = get_organisation(session, organisation_id)
     check_if_match(if_match, org.version, required=False)
     org.status = "closed"
-    for site in session.scalars(select(Site).where(Site.organisation_id == org.id,
-                                                   Site.status != "closed")):
+    for site in session.scalars(
+        select(Site).where(Site.organisation_id == org.id, Site.status != "closed")
+    ):
         site.status = "closed"
     _flush_versioned(session)
     return org
@@ -224,7 +239,9 @@ def organisation_out(org: Organisation) -> OrganisationOut:
 # --- sites ----------------------------------------------------------------------------------------
 
 
-def validate_site(data: SiteCreate, geocoder: Geocoder, *, previous: Site | None = None) -> dict[str, Any]:
+def validate_site(
+    data: SiteCreate, geocoder: Geocoder, *, previous: Site | None = None
+) -> dict[str, Any]:
     """Every semantic check of a site at once; returns the normalised column values."""
     addr = data.address
     errors = check_country(addr.country, "/address/country")
@@ -245,17 +262,28 @@ def validate_site(data: SiteCreate, geocoder: Geocoder, *, previous: Site | None
     location_source = "provided"
     if data.location is not None:
         lat, lng = data.location.lat, data.location.lng
-    elif previous is not None and previous.location_source == "provided" and _same_address(
-        previous, data
+    elif (
+        previous is not None
+        and previous.location_source == "provided"
+        and _same_address(previous, data)
     ):
         lat, lng = previous.lat, previous.lng
     else:
-        point = None if errors else geocoder.geocode_address(
-            country=addr.country, postcode=addr.postcode, city=addr.city, street=addr.street
+        point = (
+            None
+            if errors
+            else geocoder.geocode_address(
+                country=addr.country, postcode=addr.postcode, city=addr.city, street=addr.street
+            )
         )
         if point is None and not errors:
-            errors.append(FieldError("/location", "no location given and the address could not "
-                                                  "be geocoded: send location.lat and location.lng"))
+            errors.append(
+                FieldError(
+                    "/location",
+                    "no location given and the address could not "
+                    "be geocoded: send location.lat and location.lng",
+                )
+            )
         lat, lng = (point.lat, point.lng) if point else (0.0, 0.0)
         location_source = point.source if point else "provided"
     if errors:
@@ -287,7 +315,11 @@ def validate_site(data: SiteCreate, geocoder: Geocoder, *, previous: Site | None
 def _same_address(site: Site, data: SiteCreate) -> bool:
     a = data.address
     return (site.street, site.postcode, site.city, site.country) == (
-        a.street, a.postcode, a.city, a.country)
+        a.street,
+        a.postcode,
+        a.city,
+        a.country,
+    )
 
 
 def create_site(
@@ -302,8 +334,9 @@ def create_site(
     org = get_organisation(session, organisation_id)
     if org.status == "closed":
         raise Conflict(f"organisation {organisation_id!r} is closed")
-    site = Site(organisation=org, source=source, external_id=external_id,
-                **validate_site(data, geocoder))
+    site = Site(
+        organisation=org, source=source, external_id=external_id, **validate_site(data, geocoder)
+    )
     session.add(site)
     _flush_unique(session)
     return site
@@ -320,8 +353,12 @@ def _as_input(site: Site) -> dict[str, Any]:
     """The site as a SiteCreate-shaped dict, so a PATCH is validated as a whole new state."""
     return {
         "name": site.name,
-        "address": {"street": site.street, "postcode": site.postcode, "city": site.city,
-                    "country": site.country},
+        "address": {
+            "street": site.street,
+            "postcode": site.postcode,
+            "city": site.city,
+            "country": site.country,
+        },
         "timezone": site.timezone,
         "opening_hours": site.opening_hours,
         "phone": site.phone,
@@ -374,8 +411,9 @@ def site_out(site: Site) -> SiteOut:
         organisation_id=site.organisation_id,
         name=site.name,
         kind=site.organisation.kind,
-        address=AddressOut(street=site.street, postcode=site.postcode, city=site.city,
-                           country=site.country),
+        address=AddressOut(
+            street=site.street, postcode=site.postcode, city=site.city, country=site.country
+        ),
         location=LocationOut(lat=site.lat, lng=site.lng, source=site.location_source),
         timezone=site.timezone,
         opening_hours=site.opening_hours,
@@ -410,16 +448,26 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         updated_at, row_id = msgspec.json.decode(raw, type=tuple[datetime, str])
     except (binascii.Error, ValueError, msgspec.DecodeError) as err:
-        raise InvalidInput("invalid cursor", errors=[
-            FieldError("/query/cursor", "not a cursor returned by this API")]) from err
+        raise InvalidInput(
+            "invalid cursor",
+            errors=[FieldError("/query/cursor", "not a cursor returned by this API")],
+        ) from err
     if updated_at.tzinfo is None:
-        raise InvalidInput("invalid cursor", errors=[
-            FieldError("/query/cursor", "not a cursor returned by this API")])
+        raise InvalidInput(
+            "invalid cursor",
+            errors=[FieldError("/query/cursor", "not a cursor returned by this API")],
+        )
     return updated_at, row_id
 
 
-def _page(session: Session, model: Any, cursor: str | None, limit: int,
-          updated_after: datetime | None, *options: Any) -> tuple[list[Any], str | None]:
+def _page(
+    session: Session,
+    model: Any,
+    cursor: str | None,
+    limit: int,
+    updated_after: datetime | None,
+    *options: Any,
+) -> tuple[list[Any], str | None]:
     """Keyset pagination on (updated_at, id): stable under inserts, resumable for mirrors."""
     stmt = select(model).options(*options).order_by(model.updated_at, model.id).limit(limit + 1)
     if updated_after is not None:
@@ -434,12 +482,20 @@ def _page(session: Session, model: Any, cursor: str | None, limit: int,
     return rows, next_cursor
 
 
-def list_sites(session: Session, cursor: str | None, limit: int,
-               updated_after: datetime | None) -> tuple[list[Site], str | None]:
-    return _page(session, Site, cursor, limit, updated_after)  # type: ignore[return-value]
+def list_sites(
+    session: Session, cursor: str | None, limit: int, updated_after: datetime | None
+) -> tuple[list[Site], str | None]:
+    return _page(session, Site, cursor, limit, updated_after)
 
 
-def list_organisations(session: Session, cursor: str | None, limit: int,
-                       updated_after: datetime | None) -> tuple[list[Organisation], str | None]:
-    return _page(session, Organisation, cursor, limit, updated_after,  # type: ignore[return-value]
-                 selectinload(Organisation.identifiers))
+def list_organisations(
+    session: Session, cursor: str | None, limit: int, updated_after: datetime | None
+) -> tuple[list[Organisation], str | None]:
+    return _page(
+        session,
+        Organisation,
+        cursor,
+        limit,
+        updated_after,
+        selectinload(Organisation.identifiers),
+    )

@@ -33,7 +33,9 @@ Id = Annotated[str, PathParameter(max_length=40)]
 ADMIN = [require_scope("admin")]
 
 
-def _tagged(body: Any, version: int, status: int = 200, location: str | None = None) -> Response[Any]:
+def _tagged(
+    body: Any, version: int, status: int = 200, location: str | None = None
+) -> Response[Any]:
     headers = {"ETag": profiles.etag(version)}
     if location:
         headers["Location"] = location
@@ -52,12 +54,18 @@ class OrganisationController(Controller):
         return _tagged(out, out.version, 201, f"/v1/organisations/{out.id}")
 
     @get("/", sync_to_thread=True)
-    def index(self, state: State, cursor: Cursor = None, limit: Limit = 20,
-             updated_after: UpdatedAfter = None) -> OrganisationPage:
+    def index(
+        self,
+        state: State,
+        cursor: Cursor = None,
+        limit: Limit = 20,
+        updated_after: UpdatedAfter = None,
+    ) -> OrganisationPage:
         with transaction(state.sessions) as session:
             rows, nxt = profiles.list_organisations(session, cursor, limit, updated_after)
-            return OrganisationPage(items=[profiles.organisation_out(o) for o in rows],
-                                    next_cursor=nxt)
+            return OrganisationPage(
+                items=[profiles.organisation_out(o) for o in rows], next_cursor=nxt
+            )
 
     @get("/{organisation_id:str}", sync_to_thread=True)
     def read(self, state: State, organisation_id: Id) -> Response[OrganisationOut]:
@@ -66,23 +74,32 @@ class OrganisationController(Controller):
         return _tagged(out, out.version)
 
     @patch("/{organisation_id:str}", guards=ADMIN, sync_to_thread=True)
-    def update(self, state: State, organisation_id: Id, data: JSONBody[OrganisationPatch],
-               if_match: IfMatch = None) -> Response[OrganisationOut]:
+    def update(
+        self,
+        state: State,
+        organisation_id: Id,
+        data: JSONBody[OrganisationPatch],
+        if_match: IfMatch = None,
+    ) -> Response[OrganisationOut]:
         with transaction(state.sessions) as session:
             org = profiles.patch_organisation(session, organisation_id, data, if_match)
             out = profiles.organisation_out(org)
         return _tagged(out, out.version)
 
     @delete("/{organisation_id:str}", guards=ADMIN, sync_to_thread=True, status_code=200)
-    def close(self, state: State, organisation_id: Id,
-              if_match: IfMatch = None) -> Response[OrganisationOut]:
+    def close(
+        self, state: State, organisation_id: Id, if_match: IfMatch = None
+    ) -> Response[OrganisationOut]:
         with transaction(state.sessions) as session:
             out = profiles.organisation_out(
-                profiles.close_organisation(session, organisation_id, if_match))
+                profiles.close_organisation(session, organisation_id, if_match)
+            )
         return _tagged(out, out.version)
 
     @post("/{organisation_id:str}/sites", guards=ADMIN, sync_to_thread=True, status_code=201)
-    def create_site(self, state: State, organisation_id: Id, data: JSONBody[SiteCreate]) -> Response[SiteOut]:
+    def create_site(
+        self, state: State, organisation_id: Id, data: JSONBody[SiteCreate]
+    ) -> Response[SiteOut]:
         with transaction(state.sessions) as session:
             site = profiles.create_site(session, state.geocoder, organisation_id, data)
             out = profiles.site_out(site)
@@ -94,32 +111,49 @@ class SiteController(Controller):
     tags = ["sites"]
 
     @get("/", sync_to_thread=True)
-    def index(self, state: State, cursor: Cursor = None, limit: Limit = 20,
-             updated_after: UpdatedAfter = None) -> SitePage:
+    def index(
+        self,
+        state: State,
+        cursor: Cursor = None,
+        limit: Limit = 20,
+        updated_after: UpdatedAfter = None,
+    ) -> SitePage:
         with transaction(state.sessions) as session:
             rows, nxt = profiles.list_sites(session, cursor, limit, updated_after)
             return SitePage(items=[profiles.site_out(s) for s in rows], next_cursor=nxt)
 
-    @get("/{site_id:str}", sync_to_thread=True,
-         description="The public profile; `Accept: application/ld+json` gives schema.org JSON-LD.")
+    @get(
+        "/{site_id:str}",
+        sync_to_thread=True,
+        description="The public profile; `Accept: application/ld+json` gives schema.org JSON-LD.",
+    )
     def read(self, request: Request[Any, Any, Any], state: State, site_id: Id) -> Response[SiteOut]:
         with transaction(state.sessions) as session:
             out = profiles.site_out(profiles.get_site(session, site_id))
         if request.accept.best_match(["application/json", jsonld.MEDIA_TYPE]) == jsonld.MEDIA_TYPE:
-            return Response(msgspec.json.encode(jsonld.site_jsonld(out)),  # type: ignore[arg-type]
-                            media_type=jsonld.MEDIA_TYPE, headers={"ETag": profiles.etag(out.version)})
+            return Response(
+                msgspec.json.encode(jsonld.site_jsonld(out)),  # type: ignore[arg-type]
+                media_type=jsonld.MEDIA_TYPE,
+                headers={"ETag": profiles.etag(out.version)},
+            )
         return _tagged(out, out.version)
 
     @patch("/{site_id:str}", guards=ADMIN, sync_to_thread=True)
-    def update(self, state: State, site_id: Id, data: JSONBody[SitePatch],
-               if_match: IfMatch = None) -> Response[SiteOut]:
+    def update(
+        self, state: State, site_id: Id, data: JSONBody[SitePatch], if_match: IfMatch = None
+    ) -> Response[SiteOut]:
         with transaction(state.sessions) as session:
             site = profiles.patch_site(session, state.geocoder, site_id, data, if_match)
             out = profiles.site_out(site)
         return _tagged(out, out.version)
 
-    @delete("/{site_id:str}", guards=ADMIN, sync_to_thread=True, status_code=200,
-            description="Closes the site: it leaves search and its id is never reused.")
+    @delete(
+        "/{site_id:str}",
+        guards=ADMIN,
+        sync_to_thread=True,
+        status_code=200,
+        description="Closes the site: it leaves search and its id is never reused.",
+    )
     def close(self, state: State, site_id: Id, if_match: IfMatch = None) -> Response[SiteOut]:
         with transaction(state.sessions) as session:
             out = profiles.site_out(profiles.close_site(session, site_id, if_match))

@@ -50,7 +50,7 @@ class Input(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, kw_o
     """Base of every request body: an unknown field is an error, not silently dropped."""
 
 
-class Identifier(Input, frozen=True):
+class Identifier(Input):
     scheme: IdentifierScheme
     value: IdentifierValue
 
@@ -119,7 +119,7 @@ class SitePatch(Input):
     status: SiteStatus | UnsetType = UNSET
 
 
-# --- outputs ---------------------------------------------------------------------------------------
+# --- outputs ------------------------------------------------------------------------------------
 
 
 class OrganisationOut(msgspec.Struct, kw_only=True):

@@ -53,7 +53,7 @@ def _body_limit(raw: str) -> int:
     return value
 
 
-def _choice(*allowed: str):  # type: ignore[no-untyped-def]
+def _choice(*allowed: str):
     def parse(raw: str) -> str:
         value = raw.strip()
         if value.upper() in allowed:
@@ -65,11 +65,13 @@ def _choice(*allowed: str):  # type: ignore[no-untyped-def]
     return parse
 
 
-def _url(*schemes: str):  # type: ignore[no-untyped-def]
+def _url(*schemes: str):
     def parse(raw: str) -> str:
         value = raw.strip()
-        if not value.split("://", 1)[0] in schemes or "://" not in value:
-            raise ValueError(f"must be a URL starting with {' or '.join(s + '://' for s in schemes)}")
+        if value.split("://", 1)[0] not in schemes or "://" not in value:
+            raise ValueError(
+                f"must be a URL starting with {' or '.join(s + '://' for s in schemes)}"
+            )
         return value.rstrip("/") if schemes == ("http", "https") else value
 
     return parse

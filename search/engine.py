@@ -65,14 +65,21 @@ def is_healthy(url: str, timeout: float = 2.0) -> bool:
         reply = httpx.get(f"{url}/health", timeout=timeout)
     except httpx.HTTPError:
         return False
-    return reply.status_code == 200 and msgspec.json.decode(reply.content).get("status") == "available"
+    return (
+        reply.status_code == 200 and msgspec.json.decode(reply.content).get("status") == "available"
+    )
 
 
 class MeiliProcess:
     """Starts Meilisearch on a free loopback port with its data under ``data_dir/meili``."""
 
-    def __init__(self, data_dir: Path, binary: str | None = None, master_key: str | None = None,
-                 port: int | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        binary: str | None = None,
+        master_key: str | None = None,
+        port: int | None = None,
+    ) -> None:
         self.data_dir = data_dir
         self.binary = find_binary(binary)
         self.master_key = master_key or load_or_create_master_key(data_dir)
@@ -86,24 +93,37 @@ class MeiliProcess:
         log_file = (home / "meilisearch.log").open("ab")
         args = [
             str(self.binary),
-            "--db-path", str(home / "data.ms"),
-            "--dump-dir", str(home / "dumps"),
-            "--snapshot-dir", str(home / "snapshots"),
-            "--http-addr", f"127.0.0.1:{self.port}",
-            "--env", "production",
+            "--db-path",
+            str(home / "data.ms"),
+            "--dump-dir",
+            str(home / "dumps"),
+            "--snapshot-dir",
+            str(home / "snapshots"),
+            "--http-addr",
+            f"127.0.0.1:{self.port}",
+            "--env",
+            "production",
             "--no-analytics",
-            "--log-level", "WARN",
+            "--log-level",
+            "WARN",
         ]
         # The key goes through the environment, not argv, so `ps` does not show it.
         env = {**os.environ, "MEILI_MASTER_KEY": self.master_key}
-        self._proc = subprocess.Popen(args, stdout=log_file, stderr=subprocess.STDOUT, env=env,  # noqa: S603
-                                      start_new_session=True)
+        self._proc = subprocess.Popen(  # noqa: S603 - our own binary, fixed argv
+            args,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            env=env,  # noqa: S603
+            start_new_session=True,
+        )
         log_file.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
-                raise EngineError(f"Meilisearch exited with {self._proc.returncode}; "
-                                  f"see {home / 'meilisearch.log'}")
+                raise EngineError(
+                    f"Meilisearch exited with {self._proc.returncode}; "
+                    f"see {home / 'meilisearch.log'}"
+                )
             if is_healthy(self.url, timeout=0.5):
                 log.info("meilisearch started", extra={"url": self.url, "pid": self._proc.pid})
                 return self

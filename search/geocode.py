@@ -96,10 +96,13 @@ class Gazetteer:
         if postcode:
             places = self._by_postcode.get((country, normalise_postcode(country, postcode)), [])
             if places:
-                named = [p for p in places if wanted and _same_place(normalise_name(p.name), wanted)]
+                named = [
+                    p for p in places if wanted and _same_place(normalise_name(p.name), wanted)
+                ]
                 best = named[0] if named else places[0]
-                return GeoPoint(best.lat, best.lng, f"{postcode} {best.name}", "gazetteer",
-                                "postcode")
+                return GeoPoint(
+                    best.lat, best.lng, f"{postcode} {best.name}", "gazetteer", "postcode"
+                )
         if wanted:
             return self.locality(country, wanted)
         return None
@@ -185,12 +188,16 @@ class GeopyGeocoder:
     RateLimiter and answers are cached for the life of the process.
     """
 
-    def __init__(self, provider: object, fallback: Geocoder, min_delay_seconds: float = 1.0) -> None:
+    def __init__(
+        self, provider: object, fallback: Geocoder, min_delay_seconds: float = 1.0
+    ) -> None:
         from geopy.extra.rate_limiter import RateLimiter
 
         self._geocode = RateLimiter(
             provider.geocode,  # type: ignore[attr-defined]
-            min_delay_seconds=min_delay_seconds, max_retries=1, swallow_exceptions=True,
+            min_delay_seconds=min_delay_seconds,
+            max_retries=1,
+            swallow_exceptions=True,
         )
         self._fallback = fallback
         self._cache: dict[str, GeoPoint | None] = {}

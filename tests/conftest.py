@@ -1,4 +1,4 @@
-"""Real parts only: a Meilisearch process and a database (SQLite, or PostgreSQL via DATABASE_URL)."""
+"""Real parts only: a Meilisearch process and a database (SQLite, or PostgreSQL: DATABASE_URL)."""
 
 from __future__ import annotations
 
@@ -67,13 +67,23 @@ def gazetteer():  # type: ignore[no-untyped-def]
 
 @pytest.fixture()
 def settings(database_url: str, tmp_path: Path) -> Settings:
-    return load_settings({"DATABASE_URL": database_url, "ATELIER_DATA_DIR": str(tmp_path),
-                          "ATELIER_MAX_BODY_BYTES": "65536"})
+    return load_settings(
+        {
+            "DATABASE_URL": database_url,
+            "ATELIER_DATA_DIR": str(tmp_path),
+            "ATELIER_MAX_BODY_BYTES": "65536",
+        }
+    )
 
 
 @pytest.fixture()
-def client(settings: Settings, engine: Engine, sessions: sessionmaker[Session],
-           meili: MeiliProcess, gazetteer) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
+def client(
+    settings: Settings,
+    engine: Engine,
+    sessions: sessionmaker[Session],
+    meili: MeiliProcess,
+    gazetteer,
+) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
     app = create_app(settings, engine=engine, meili_url=meili.url, geocoder=gazetteer)
     app.on_shutdown.clear()  # the engine outlives one test
     with TestClient(app) as test_client:
@@ -95,12 +105,20 @@ def make_key(sessions: sessionmaker[Session]):  # type: ignore[no-untyped-def]
     return lambda *scopes: {"Authorization": f"Bearer {_key(sessions, *scopes)}"}
 
 
-ORG = {"legal_name": "Garage Martin SARL", "trade_name": "Garage Martin", "kind": "independent",
-       "identifiers": [{"scheme": "siren", "value": "552100554"}]}
+ORG = {
+    "legal_name": "Garage Martin SARL",
+    "trade_name": "Garage Martin",
+    "kind": "independent",
+    "identifiers": [{"scheme": "siren", "value": "552100554"}],
+}
 SITE = {
     "name": "Garage Martin Lyon 3",
-    "address": {"street": "12 rue de la Gare", "postcode": "69003", "city": "Lyon",
-                "country": "FR"},
+    "address": {
+        "street": "12 rue de la Gare",
+        "postcode": "69003",
+        "city": "Lyon",
+        "country": "FR",
+    },
     "location": {"lat": 45.7597, "lng": 4.859},
     "timezone": "Europe/Paris",
     "opening_hours": "Mo-Fr 08:00-18:00; Sa 09:00-12:00",

@@ -12,9 +12,14 @@ def km(point, lat: float, lng: float) -> float:
 
 
 def test_postcodes_of_several_countries_resolve(gazetteer) -> None:
-    cases = [("FR", "69003", "Lyon", 45.76, 4.85), ("DE", "10115", None, 52.53, 13.38),
-             ("BE", "1000", None, 50.85, 4.35), ("LU", "L-4906", None, 49.59, 5.98),
-             ("GB", "M9", None, 53.52, -2.21), ("CH", "5000", None, 47.39, 8.05)]
+    cases = [
+        ("FR", "69003", "Lyon", 45.76, 4.85),
+        ("DE", "10115", None, 52.53, 13.38),
+        ("BE", "1000", None, 50.85, 4.35),
+        ("LU", "L-4906", None, 49.59, 5.98),
+        ("GB", "M9", None, 53.52, -2.21),
+        ("CH", "5000", None, 47.39, 8.05),
+    ]
     for country, postcode, city, lat, lng in cases:
         point = gazetteer.geocode_address(country=country, postcode=postcode, city=city)
         assert point is not None and km(point, lat, lng) < 5, (country, postcode)

@@ -1,4 +1,4 @@
-"""Bulk import: good rows land, bad rows are reported and skipped, a repeated file changes nothing."""
+"""Bulk import: good rows land, bad rows are reported, a repeated file changes nothing."""
 
 from __future__ import annotations
 
@@ -14,30 +14,95 @@ from directory.importer import COLUMNS, import_file
 from directory.models import Organisation, OrganisationIdentifier, OutboxEvent, Site
 
 GOOD = [
-    {"external_id": "a1", "organisation_legal_name": "Garage Martin SARL", "siren": "552100554",
-     "name": "Garage Martin", "street": "12 rue de la Gare", "postcode": "69003", "city": "Lyon",
-     "country": "FR", "lat": "45.7597", "lng": "4.859", "phone": "04 78 12 34 56",
-     "opening_hours": "Mo-Fr 08:00-18:00", "brands": "Renault;Dacia", "services": "diagnostics;tyres"},
-    {"external_id": "a2", "organisation_external_id": "martin", "organisation_legal_name": "Garage Martin SARL",
-     "siren": "552100554", "name": "Garage Martin Villeurbanne", "postcode": "69100",
-     "city": "Villeurbanne", "country": "FR"},
-    {"external_id": "b1", "organisation_legal_name": "Autohaus Berg GmbH", "name": "Autohaus Berg",
-     "postcode": "10115", "city": "Berlin", "country": "DE", "organisation_kind": "dealer",
-     "vehicles": "car;van", "powertrains": "bev;phev"},
+    {
+        "external_id": "a1",
+        "organisation_legal_name": "Garage Martin SARL",
+        "siren": "552100554",
+        "name": "Garage Martin",
+        "street": "12 rue de la Gare",
+        "postcode": "69003",
+        "city": "Lyon",
+        "country": "FR",
+        "lat": "45.7597",
+        "lng": "4.859",
+        "phone": "04 78 12 34 56",
+        "opening_hours": "Mo-Fr 08:00-18:00",
+        "brands": "Renault;Dacia",
+        "services": "diagnostics;tyres",
+    },
+    {
+        "external_id": "a2",
+        "organisation_external_id": "martin",
+        "organisation_legal_name": "Garage Martin SARL",
+        "siren": "552100554",
+        "name": "Garage Martin Villeurbanne",
+        "postcode": "69100",
+        "city": "Villeurbanne",
+        "country": "FR",
+    },
+    {
+        "external_id": "b1",
+        "organisation_legal_name": "Autohaus Berg GmbH",
+        "name": "Autohaus Berg",
+        "postcode": "10115",
+        "city": "Berlin",
+        "country": "DE",
+        "organisation_kind": "dealer",
+        "vehicles": "car;van",
+        "powertrains": "bev;phev",
+    },
 ]
 BAD = [
-    {"external_id": "x1", "organisation_legal_name": "Bad Lat", "name": "Bad", "city": "Lyon",
-     "country": "FR", "lat": "123", "lng": "4"},
-    {"external_id": "x2", "organisation_legal_name": "Bad Phone", "name": "Bad", "city": "Lyon",
-     "postcode": "69003", "country": "FR", "phone": "12"},
-    {"external_id": "x3", "organisation_legal_name": "Bad Hours", "name": "Bad", "city": "Lyon",
-     "postcode": "69003", "country": "FR", "opening_hours": "whenever"},
-    {"external_id": "", "organisation_legal_name": "No id", "name": "Bad", "city": "Lyon",
-     "country": "FR"},
-    {"external_id": "x5", "organisation_legal_name": "Nowhere", "name": "Bad",
-     "city": "Atlantis-sur-Mer", "country": "FR"},
-    {"external_id": "x6", "organisation_legal_name": "Bad SIREN", "siren": "552100555",
-     "name": "Bad", "city": "Lyon", "postcode": "69003", "country": "FR"},
+    {
+        "external_id": "x1",
+        "organisation_legal_name": "Bad Lat",
+        "name": "Bad",
+        "city": "Lyon",
+        "country": "FR",
+        "lat": "123",
+        "lng": "4",
+    },
+    {
+        "external_id": "x2",
+        "organisation_legal_name": "Bad Phone",
+        "name": "Bad",
+        "city": "Lyon",
+        "postcode": "69003",
+        "country": "FR",
+        "phone": "12",
+    },
+    {
+        "external_id": "x3",
+        "organisation_legal_name": "Bad Hours",
+        "name": "Bad",
+        "city": "Lyon",
+        "postcode": "69003",
+        "country": "FR",
+        "opening_hours": "whenever",
+    },
+    {
+        "external_id": "",
+        "organisation_legal_name": "No id",
+        "name": "Bad",
+        "city": "Lyon",
+        "country": "FR",
+    },
+    {
+        "external_id": "x5",
+        "organisation_legal_name": "Nowhere",
+        "name": "Bad",
+        "city": "Atlantis-sur-Mer",
+        "country": "FR",
+    },
+    {
+        "external_id": "x6",
+        "organisation_legal_name": "Bad SIREN",
+        "siren": "552100555",
+        "name": "Bad",
+        "city": "Lyon",
+        "postcode": "69003",
+        "country": "FR",
+    },
 ]
 
 
@@ -51,9 +116,11 @@ def write_csv(path: Path, rows: list[dict]) -> Path:
 
 def counts(sessions) -> tuple[int, int, int]:
     with sessions() as s:
-        return (s.scalar(select(func.count()).select_from(Site)),
-                s.scalar(select(func.count()).select_from(Organisation)),
-                s.scalar(select(func.count()).select_from(OutboxEvent)))
+        return (
+            s.scalar(select(func.count()).select_from(Site)),
+            s.scalar(select(func.count()).select_from(Organisation)),
+            s.scalar(select(func.count()).select_from(OutboxEvent)),
+        )
 
 
 def test_good_rows_import_and_bad_rows_are_reported(sessions, gazetteer, tmp_path: Path) -> None:
@@ -99,10 +166,18 @@ def test_the_same_ids_from_another_source_are_other_sites(sessions, gazetteer, t
 
 
 def test_geojson_and_json_lines_share_the_layout(sessions, gazetteer, tmp_path: Path) -> None:
-    features = [{"type": "Feature", "geometry": {"type": "Point", "coordinates": [4.859, 45.7597]},
-                 "properties": {k: v for k, v in GOOD[0].items() if k not in ("lat", "lng")}},
-                {"type": "Feature", "geometry": {"type": "LineString", "coordinates": []},
-                 "properties": {"external_id": "line"}}]
+    features = [
+        {
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [4.859, 45.7597]},
+            "properties": {k: v for k, v in GOOD[0].items() if k not in ("lat", "lng")},
+        },
+        {
+            "type": "Feature",
+            "geometry": {"type": "LineString", "coordinates": []},
+            "properties": {"external_id": "line"},
+        },
+    ]
     geo = tmp_path / "sites.geojson"
     geo.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
     report = import_file(sessions, gazetteer, geo)
@@ -129,14 +204,19 @@ def test_a_refused_row_leaves_neither_its_site_nor_its_organisation(
     assert sorted(events) == ["organisation", "site"]
 
 
-def test_the_cli_prints_a_summary_and_writes_a_report(sessions, tmp_path: Path, database_url) -> None:
+def test_the_cli_prints_a_summary_and_writes_a_report(
+    sessions, tmp_path: Path, database_url
+) -> None:
     path = write_csv(tmp_path / "cli.csv", GOOD + BAD)
     report_path = tmp_path / "rejected.csv"
     env = {"DATABASE_URL": database_url, "ATELIER_DATA_DIR": str(tmp_path)}
     result = CliRunner().invoke(main, ["import", str(path), "--report", str(report_path)], env=env)
     assert result.exit_code == 0, result.output
-    assert result.stdout.strip().splitlines()[-1].startswith(
-        f"imported 3, updated 0, rejected {len(BAD)}")
+    assert (
+        result.stdout.strip()
+        .splitlines()[-1]
+        .startswith(f"imported 3, updated 0, rejected {len(BAD)}")
+    )
     with report_path.open() as fh:
         assert len(list(csv.DictReader(fh))) == len(BAD)
 

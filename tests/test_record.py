@@ -19,26 +19,40 @@ from search.engine import load_or_create_master_key
 
 def test_migrations_build_exactly_the_schema_the_models_declare(engine) -> None:
     with engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}),
-                                Base.metadata)
+        diff = compare_metadata(
+            MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata
+        )
     assert diff == []
 
 
 def test_every_public_change_writes_an_outbox_event_in_its_transaction(sessions) -> None:
     with transaction(sessions) as s:
         org = Organisation(legal_name="A", kind="independent")
-        site = Site(organisation=org, name="S", city="Lyon", country="FR", lat=45.0, lng=4.0,
-                    timezone="Europe/Paris")
+        site = Site(
+            organisation=org,
+            name="S",
+            city="Lyon",
+            country="FR",
+            lat=45.0,
+            lng=4.0,
+            timezone="Europe/Paris",
+        )
         s.add_all([org, site])
     with transaction(sessions) as s:
         s.get(Site, site.id).name = "S2"  # type: ignore[union-attr]
     with transaction(sessions) as s:
         s.get(Site, site.id).status = "closed"  # type: ignore[union-attr]
     with sessions() as s:
-        events = [(e.entity, e.entity_id, e.op) for e in s.scalars(
-            select(OutboxEvent).order_by(OutboxEvent.id))]
-    assert events == [("organisation", org.id, "create"), ("site", site.id, "create"),
-                      ("site", site.id, "update"), ("site", site.id, "delete")]
+        events = [
+            (e.entity, e.entity_id, e.op)
+            for e in s.scalars(select(OutboxEvent).order_by(OutboxEvent.id))
+        ]
+    assert events == [
+        ("organisation", org.id, "create"),
+        ("site", site.id, "create"),
+        ("site", site.id, "update"),
+        ("site", site.id, "delete"),
+    ]
 
 
 def test_a_rolled_back_change_leaves_no_event(sessions) -> None:
@@ -55,8 +69,9 @@ def test_keys_create_prints_the_secret_once_and_stores_only_its_hash(
     sessions, database_url, tmp_path
 ) -> None:
     env = {"DATABASE_URL": database_url, "ATELIER_DATA_DIR": str(tmp_path)}
-    result = CliRunner().invoke(main, ["keys", "create", "--scope", "admin", "--name", "ops"],
-                                env=env)
+    result = CliRunner().invoke(
+        main, ["keys", "create", "--scope", "admin", "--name", "ops"], env=env
+    )
     assert result.exit_code == 0, result.output
     secret = result.stdout.strip().splitlines()[-1]
     assert secret.startswith("atk_")

@@ -17,7 +17,9 @@ def test_defaults_are_the_embedded_mode() -> None:
 
 
 def test_database_defaults_under_the_data_dir() -> None:
-    assert load_settings({"ATELIER_DATA_DIR": "/srv/x"}).database_url == "sqlite:////srv/x/atelier.db"
+    assert (
+        load_settings({"ATELIER_DATA_DIR": "/srv/x"}).database_url == "sqlite:////srv/x/atelier.db"
+    )
 
 
 def test_plain_postgresql_urls_use_psycopg() -> None:
@@ -39,8 +41,14 @@ def test_non_numbers_are_refused_with_the_variable_named(raw: str) -> None:
 
 def test_every_bad_value_is_reported_at_once() -> None:
     with pytest.raises(SettingsError) as err:
-        load_settings({"ATELIER_PORT": "0", "MEILI_URL": "ftp://x", "MEILI_MASTER_KEY": "short",
-                       "ATELIER_LOG_LEVEL": "LOUD"})
+        load_settings(
+            {
+                "ATELIER_PORT": "0",
+                "MEILI_URL": "ftp://x",
+                "MEILI_MASTER_KEY": "short",
+                "ATELIER_LOG_LEVEL": "LOUD",
+            }
+        )
     for name in ("ATELIER_PORT", "MEILI_URL", "MEILI_MASTER_KEY", "ATELIER_LOG_LEVEL"):
         assert name in str(err.value)
     assert "short" not in str(err.value).split("MEILI_MASTER_KEY=")[1].split(":")[1]

@@ -65,8 +65,7 @@ def test_two_concurrent_writers_one_wins_the_other_gets_412(
 
     def write(name: str) -> None:
         barrier.wait()
-        reply = client.patch(site["url"], json={"name": name},
-                             headers={**admin, "If-Match": '"1"'})
+        reply = client.patch(site["url"], json={"name": name}, headers={**admin, "If-Match": '"1"'})
         codes.append(reply.status_code)
 
     threads = [threading.Thread(target=write, args=(n,)) for n in ("First", "Second")]
@@ -83,8 +82,9 @@ def test_two_concurrent_writers_one_wins_the_other_gets_412(
 def test_identical_patch_does_not_make_a_new_version(
     client: TestClient, admin: dict, site: dict
 ) -> None:
-    reply = client.patch(site["url"], json={"name": SITE["name"]},
-                         headers={**admin, "If-Match": '"1"'})
+    reply = client.patch(
+        site["url"], json={"name": SITE["name"]}, headers={**admin, "If-Match": '"1"'}
+    )
     assert reply.status_code == 200 and reply.headers["etag"] == '"1"'
 
 
@@ -92,11 +92,14 @@ def test_patch_that_moves_the_address_regeocodes_unless_location_given(
     client: TestClient, admin: dict, organisation: dict
 ) -> None:
     body = {k: v for k, v in SITE.items() if k != "location"}
-    created = client.post(f"/v1/organisations/{organisation['id']}/sites", json=body,
-                          headers=admin).json()
-    moved = client.patch(created["url"], json={"address": {"postcode": "13001",
-                                                            "city": "Marseille", "country": "FR"}},
-                         headers={**admin, "If-Match": '"1"'})
+    created = client.post(
+        f"/v1/organisations/{organisation['id']}/sites", json=body, headers=admin
+    ).json()
+    moved = client.patch(
+        created["url"],
+        json={"address": {"postcode": "13001", "city": "Marseille", "country": "FR"}},
+        headers={**admin, "If-Match": '"1"'},
+    )
     assert moved.status_code == 200, moved.text
     assert abs(moved.json()["location"]["lat"] - 43.3) < 0.1
 
@@ -108,8 +111,14 @@ def test_delete_closes_the_site_and_writes_a_tombstone(
     assert reply.status_code == 200 and reply.json()["status"] == "closed"
     assert client.get(site["url"]).json()["status"] == "closed"
     with sessions() as session:
-        ops = [(e.entity, e.op) for e in session.scalars(
-            select(OutboxEvent).where(OutboxEvent.entity_id == site["id"]).order_by(OutboxEvent.id))]
+        ops = [
+            (e.entity, e.op)
+            for e in session.scalars(
+                select(OutboxEvent)
+                .where(OutboxEvent.entity_id == site["id"])
+                .order_by(OutboxEvent.id)
+            )
+        ]
     assert ops == [("site", "create"), ("site", "delete")]
 
 
@@ -119,8 +128,7 @@ def test_closing_an_organisation_closes_its_sites(
     reply = client.delete(f"/v1/organisations/{organisation['id']}", headers=admin)
     assert reply.status_code == 200
     assert client.get(site["url"]).json()["status"] == "closed"
-    refused = client.post(f"/v1/organisations/{organisation['id']}/sites", json=SITE,
-                          headers=admin)
+    refused = client.post(f"/v1/organisations/{organisation['id']}/sites", json=SITE, headers=admin)
     assert refused.status_code == 409
 
 
@@ -129,8 +137,11 @@ def test_listing_pages_through_every_site_once(
 ) -> None:
     made = set()
     for i in range(7):
-        reply = client.post(f"/v1/organisations/{organisation['id']}/sites",
-                            json={**SITE, "name": f"Site {i}"}, headers=admin)
+        reply = client.post(
+            f"/v1/organisations/{organisation['id']}/sites",
+            json={**SITE, "name": f"Site {i}"},
+            headers=admin,
+        )
         made.add(reply.json()["id"])
     seen: list[str] = []
     cursor = None
@@ -147,8 +158,9 @@ def test_listing_pages_through_every_site_once(
 def test_updated_after_returns_only_later_changes(
     client: TestClient, admin: dict, site: dict
 ) -> None:
-    changed = client.patch(site["url"], json={"name": "Renamed"},
-                           headers={**admin, "If-Match": '"1"'}).json()
+    changed = client.patch(
+        site["url"], json={"name": "Renamed"}, headers={**admin, "If-Match": '"1"'}
+    ).json()
     later = client.get("/v1/sites", params={"updated_after": site["updated_at"]}).json()
     assert [s["id"] for s in later["items"]] == [site["id"]]
     none = client.get("/v1/sites", params={"updated_after": changed["updated_at"]}).json()
@@ -156,8 +168,10 @@ def test_updated_after_returns_only_later_changes(
 
 
 def test_bad_cursor_and_limit_are_problems(client: TestClient) -> None:
-    for params, pointer in (({"cursor": "garbage!"}, "/query/cursor"),
-                            ({"limit": 101}, "/query/limit")):
+    for params, pointer in (
+        ({"cursor": "garbage!"}, "/query/cursor"),
+        ({"limit": 101}, "/query/limit"),
+    ):
         reply = client.get("/v1/sites", params=params)
         assert reply.status_code == 400
         assert reply.json()["errors"][0]["pointer"] == pointer
@@ -187,11 +201,13 @@ def test_writes_need_an_admin_key(client: TestClient, make_key, sessions) -> Non
     assert client.post("/v1/organisations", json=ORG).status_code == 401
     wrong = {"Authorization": "Bearer atk_0000000000_" + "A" * 43}
     assert client.post("/v1/organisations", json=ORG, headers=wrong).status_code == 401
-    assert client.post("/v1/organisations", json=ORG,
-                       headers=make_key("changes")).status_code == 403
+    assert (
+        client.post("/v1/organisations", json=ORG, headers=make_key("changes")).status_code == 403
+    )
     after = table_snapshot(sessions)
     assert {k: v for k, v in after.items() if k != "api_key"} == {
-        k: v for k, v in before.items() if k != "api_key"}
+        k: v for k, v in before.items() if k != "api_key"
+    }
 
 
 def test_revoked_key_stops_working_at_once(client: TestClient, sessions) -> None:
@@ -204,14 +220,19 @@ def test_revoked_key_stops_working_at_once(client: TestClient, sessions) -> None
     assert client.post("/v1/organisations", json=ORG, headers=headers).status_code == 201
     with transaction(sessions) as session:
         keys.revoke_key(session, key.prefix)
-    assert client.post("/v1/organisations", json={**ORG, "identifiers": []},
-                       headers=headers).status_code == 401
+    assert (
+        client.post(
+            "/v1/organisations", json={**ORG, "identifiers": []}, headers=headers
+        ).status_code
+        == 401
+    )
 
 
 def test_oversized_body_is_413(client: TestClient, admin: dict) -> None:
     body = b'{"legal_name": "' + b"x" * 70_000 + b'"}'
-    reply = client.post("/v1/organisations", content=body,
-                        headers={**admin, "content-type": "application/json"})
+    reply = client.post(
+        "/v1/organisations", content=body, headers={**admin, "content-type": "application/json"}
+    )
     assert reply.status_code == 413
     assert reply.headers["content-type"].startswith("application/problem+json")
 

@@ -16,19 +16,27 @@ from directory.validation import (
 )
 from tests.conftest import SITE, table_snapshot
 
-API = settings(max_examples=40, deadline=None,
-               suppress_health_check=[HealthCheck.function_scoped_fixture])
+API = settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 
 
 @API
-@given(lat=st.one_of(st.floats(min_value=90, exclude_min=True, allow_infinity=False),
-                     st.floats(max_value=-90, exclude_max=True, allow_infinity=False)))
+@given(
+    lat=st.one_of(
+        st.floats(min_value=90, exclude_min=True, allow_infinity=False),
+        st.floats(max_value=-90, exclude_max=True, allow_infinity=False),
+    )
+)
 def test_latitude_out_of_range_is_refused_with_its_pointer_and_writes_nothing(
     client: TestClient, admin: dict, organisation: dict, sessions, lat: float
 ) -> None:
     before = table_snapshot(sessions)
-    reply = client.post(f"/v1/organisations/{organisation['id']}/sites",
-                        json={**SITE, "location": {"lat": lat, "lng": 2.0}}, headers=admin)
+    reply = client.post(
+        f"/v1/organisations/{organisation['id']}/sites",
+        json={**SITE, "location": {"lat": lat, "lng": 2.0}},
+        headers=admin,
+    )
     assert reply.status_code == 400
     assert reply.headers["content-type"].startswith("application/problem+json")
     assert reply.json()["errors"][0]["pointer"] == "/location/lat"
@@ -36,25 +44,36 @@ def test_latitude_out_of_range_is_refused_with_its_pointer_and_writes_nothing(
 
 
 @API
-@given(lng=st.one_of(st.floats(min_value=180, exclude_min=True, allow_infinity=False),
-                     st.floats(max_value=-180, exclude_max=True, allow_infinity=False)))
+@given(
+    lng=st.one_of(
+        st.floats(min_value=180, exclude_min=True, allow_infinity=False),
+        st.floats(max_value=-180, exclude_max=True, allow_infinity=False),
+    )
+)
 def test_longitude_out_of_range_is_refused(
     client: TestClient, admin: dict, organisation: dict, lng: float
 ) -> None:
-    reply = client.post(f"/v1/organisations/{organisation['id']}/sites",
-                        json={**SITE, "location": {"lat": 45.0, "lng": lng}}, headers=admin)
+    reply = client.post(
+        f"/v1/organisations/{organisation['id']}/sites",
+        json={**SITE, "location": {"lat": 45.0, "lng": lng}},
+        headers=admin,
+    )
     assert reply.status_code == 400
     assert reply.json()["errors"][0]["pointer"] == "/location/lng"
 
 
 @API
-@given(field=st.text(alphabet=string.ascii_lowercase + "_", min_size=1, max_size=20).filter(
-    lambda f: f not in SITE and f not in ("email", "website", "booking_url", "status")))
+@given(
+    field=st.text(alphabet=string.ascii_lowercase + "_", min_size=1, max_size=20).filter(
+        lambda f: f not in SITE and f not in ("email", "website", "booking_url", "status")
+    )
+)
 def test_unknown_fields_are_refused(
     client: TestClient, admin: dict, organisation: dict, field: str
 ) -> None:
-    reply = client.post(f"/v1/organisations/{organisation['id']}/sites",
-                        json={**SITE, field: "x"}, headers=admin)
+    reply = client.post(
+        f"/v1/organisations/{organisation['id']}/sites", json={**SITE, field: "x"}, headers=admin
+    )
     assert reply.status_code == 400
     assert reply.json()["errors"][0]["pointer"] == f"/{field}"
 
@@ -63,8 +82,13 @@ def test_every_semantic_error_is_reported_at_once(
     client: TestClient, admin: dict, organisation: dict, sessions
 ) -> None:
     before = table_snapshot(sessions)
-    body = {**SITE, "address": {**SITE["address"], "postcode": "6903"},
-            "phone": "+33 1 23", "opening_hours": "Mo-Fx 25:00-26:00", "timezone": "Mars/Olympus"}
+    body = {
+        **SITE,
+        "address": {**SITE["address"], "postcode": "6903"},
+        "phone": "+33 1 23",
+        "opening_hours": "Mo-Fx 25:00-26:00",
+        "timezone": "Mars/Olympus",
+    }
     reply = client.post(f"/v1/organisations/{organisation['id']}/sites", json=body, headers=admin)
     assert reply.status_code == 400
     pointers = {e["pointer"] for e in reply.json()["errors"]}
@@ -75,7 +99,9 @@ def test_every_semantic_error_is_reported_at_once(
 def test_lists_and_strings_have_limits(client: TestClient, admin: dict, organisation: dict) -> None:
     url = f"/v1/organisations/{organisation['id']}/sites"
     too_many = {**SITE, "brands": [f"brand-{i}" for i in range(101)]}
-    assert client.post(url, json=too_many, headers=admin).json()["errors"][0]["pointer"] == "/brands"
+    assert (
+        client.post(url, json=too_many, headers=admin).json()["errors"][0]["pointer"] == "/brands"
+    )
     too_long = {**SITE, "name": "x" * 201}
     assert client.post(url, json=too_long, headers=admin).json()["errors"][0]["pointer"] == "/name"
 
@@ -98,7 +124,7 @@ def test_postcodes_of_unknown_formats_are_not_second_guessed(code: str) -> None:
 @given(st.integers(min_value=10_000_000, max_value=99_999_999))  # 04 0x … is unallocated
 def test_french_phone_numbers_normalise_to_e164_whatever_the_spelling(n: int) -> None:
     national = f"04{n:08d}"
-    spaced = " ".join(national[i:i + 2] for i in range(0, 10, 2))
+    spaced = " ".join(national[i : i + 2] for i in range(0, 10, 2))
     e164, errors = normalise_phone(spaced, "FR", "/phone")
     assert errors == [] and e164 == "+334" + f"{n:08d}"
     assert normalise_phone("+33" + national[1:], "FR", "/phone")[0] == e164
@@ -118,7 +144,11 @@ def test_opening_hours_checking_never_crashes(expr: str) -> None:
 
 
 def test_real_opening_hours_pass_and_nonsense_fails() -> None:
-    for ok in ("24/7", "Mo-Fr 08:00-12:00,14:00-18:00; Sa 09:00-12:00; PH off", "Mo-Su 07:00-22:00"):
+    for ok in (
+        "24/7",
+        "Mo-Fr 08:00-12:00,14:00-18:00; Sa 09:00-12:00; PH off",
+        "Mo-Su 07:00-22:00",
+    ):
         assert check_opening_hours(ok, "/oh") == []
     for bad in ("Mo-Fx 08:00-12:00", "open sometimes", "Mo 25:00-26:00"):
         assert check_opening_hours(bad, "/oh") != []
