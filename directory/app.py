@@ -47,4 +47,5 @@ def create_app(
             render_plugins=[ScalarRenderPlugin()],
         ),
         on_shutdown=[engine.dispose],
+        logging_config=None,  # keep the JSON logging the CLI configured
     )

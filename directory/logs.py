@@ -31,8 +31,9 @@ def configure_logging(level: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # Alembic narrates every step at INFO; keep its warnings only.
-    logging.getLogger("alembic").setLevel(max(logging.WARNING, root.level))
+    # Alembic and httpx narrate every step at INFO; keep their warnings only.
+    for chatty in ("alembic", "httpx"):
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, root.level))
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
