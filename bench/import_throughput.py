@@ -55,20 +55,30 @@ def run(url: str, path: Path) -> dict[str, float]:
     again = import_file(sessions, gazetteer, path, "bench")
     again_s = time.perf_counter() - started
     assert first.imported == again.unchanged and not first.rejected, first.summary()
-    return {"rows": first.imported, "first_import_s": round(first_s, 2),
-            "first_import_sites_per_s": round(first.imported / first_s, 1),
-            "repeat_import_s": round(again_s, 2),
-            "repeat_import_sites_per_s": round(again.unchanged / again_s, 1)}
+    return {
+        "rows": first.imported,
+        "first_import_s": round(first_s, 2),
+        "first_import_sites_per_s": round(first.imported / first_s, 1),
+        "repeat_import_s": round(again_s, 2),
+        "repeat_import_sites_per_s": round(again.unchanged / again_s, 1),
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=100_000)
-    parser.add_argument("--db", action="append", default=[],
-                        help="'sqlite' (a fresh temporary file) or a database URL; repeatable")
+    parser.add_argument(
+        "--db",
+        action="append",
+        default=[],
+        help="'sqlite' (a fresh temporary file) or a database URL; repeatable",
+    )
     args = parser.parse_args()
-    results: dict[str, object] = {"machine": f"{platform.machine()} {platform.python_version()}",
-                                  "rows": args.rows, "runs": {}}
+    results: dict[str, object] = {
+        "machine": f"{platform.machine()} {platform.python_version()}",
+        "rows": args.rows,
+        "runs": {},
+    }
     with tempfile.TemporaryDirectory() as tmp:
         path = write_file(args.rows, Path(tmp))
         for db in args.db or ["sqlite"]:
