@@ -168,13 +168,8 @@ def _flush_unique(session: Session) -> None:
         raise Conflict("a unique value is already registered") from err
 
 
-def get_organisation(
-    session: Session, organisation_id: str, *, for_update: bool = False
-) -> Organisation:
-    stmt = select(Organisation).where(Organisation.id == organisation_id)
-    if for_update:
-        stmt = stmt.with_for_update()
-    org = session.scalars(stmt).one_or_none()
+def get_organisation(session: Session, organisation_id: str) -> Organisation:
+    org = session.get(Organisation, organisation_id)
     if org is None:
         raise NotFound(f"no organisation {organisation_id!r}")
     return org
