@@ -200,11 +200,8 @@ class OutboxEvent(Base):
 # CLI, a future one) can change public data without its event: it is in the same transaction.
 
 
-def _event_for(obj: object, session: Session, deleted: bool) -> tuple[str, str, str] | None:
+def _event_for(obj: object, state: str) -> tuple[str, str, str] | None:
     if isinstance(obj, PublicRecord):
-        if deleted:
-            return obj.__tablename__, obj.id, "delete"
-        state = "create" if obj in session.new else "update"
         if state == "update" and getattr(obj, "status", None) == "closed":
             state = "delete"  # a closed site or organisation leaves the public directory
         return obj.__tablename__, obj.id, state
@@ -218,12 +215,13 @@ def _event_for(obj: object, session: Session, deleted: bool) -> tuple[str, str, 
 @event.listens_for(Session, "before_flush")
 def _write_outbox(session: Session, _ctx: object, _instances: object) -> None:
     seen: set[tuple[str, str, str]] = set()
-    changed = [(o, False) for o in session.new] + [(o, True) for o in session.deleted]
-    changed += [(o, False) for o in session.dirty if session.is_modified(o)]
-    for obj, deleted in changed:
+    # session.new builds a fresh set on each access: read it once, not once per object.
+    changed = [(o, "create") for o in session.new] + [(o, "delete") for o in session.deleted]
+    changed += [(o, "update") for o in session.dirty if session.is_modified(o)]
+    for obj, state in changed:
         if isinstance(obj, OutboxEvent):
             continue
-        found = _event_for(obj, session, deleted)
+        found = _event_for(obj, state)
         if found is None or found in seen:
             continue
         if found[1] is None:  # a child whose parent id is assigned at flush: the parent emits
