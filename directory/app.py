@@ -8,7 +8,8 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 from sqlalchemy import Engine
 
-from directory import health
+from certifications.catalogue import Catalogue, default_catalogue
+from directory import health, trust_routes
 from directory.db import make_engine, make_sessionmaker
 from directory.errors import exception_handlers
 from directory.routes import OrganisationController, SiteController
@@ -22,6 +23,7 @@ def create_app(
     engine: Engine | None = None,
     meili_url: str | None = None,
     geocoder: Geocoder | None = None,
+    catalogue: Catalogue | None = None,
 ) -> Litestar:
     """The ASGI application. ``meili_url`` is the managed engine's address when there is one."""
     engine = engine or make_engine(settings.database_url)
@@ -32,10 +34,18 @@ def create_app(
             "sessions": make_sessionmaker(engine),
             "geocoder": geocoder or make_geocoder(settings.geocoder, settings.geocoder_user_agent),
             "meili_url": meili_url or settings.meili_url,
+            # Loaded and checked whole here: a broken catalogue stops the service at start-up.
+            "catalogue": catalogue or default_catalogue(),
         }
     )
     return Litestar(
-        route_handlers=[OrganisationController, SiteController, health.live, health.ready],
+        route_handlers=[
+            OrganisationController,
+            SiteController,
+            *trust_routes.route_handlers,
+            health.live,
+            health.ready,
+        ],
         state=state,
         exception_handlers=exception_handlers,
         request_max_body_size=settings.max_body_bytes,

@@ -9,6 +9,8 @@ PREFIXES = {
     "technician": "tc",
     "network": "nw",
     "key": "key",
+    "issuer": "is",
+    "claim": "cl",
 }
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     event,
+    inspect,
 )
 from sqlalchemy.orm import Mapped, Session, declared_attr, mapped_column, relationship
 
@@ -23,6 +24,10 @@ from directory.ids import new_id
 
 __all__ = [
     "ApiKey",
+    "Attestation",
+    "Claim",
+    "Issuer",
+    "IssuerKey",
     "Membership",
     "Network",
     "Organisation",
@@ -165,6 +170,79 @@ class Membership(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class Issuer(PublicRecord):
+    """Who may attest competences: a training body, certification body, carmaker, employer …"""
+
+    __tablename__ = "issuer"
+
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(24))
+    schemes: Mapped[list[str]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(12), default="pending")
+    keys: Mapped[list[IssuerKey]] = relationship(
+        back_populates="issuer",
+        lazy="selectin",
+        order_by="IssuerKey.id",
+        cascade="all, delete-orphan",
+    )
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("id", new_id("issuer"))
+        super().__init__(**kwargs)
+
+
+class IssuerKey(Base):
+    """A public key of an issuer; retired keys stay published so old attestations verify."""
+
+    __tablename__ = "issuer_key"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    issuer_id: Mapped[str] = mapped_column(ForeignKey("issuer.id"), index=True)
+    kid: Mapped[str] = mapped_column(String(64))
+    jwk: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    retired_at: Mapped[datetime | None] = mapped_column()
+    issuer: Mapped[Issuer] = relationship(back_populates="keys")
+
+    __table_args__ = (UniqueConstraint("issuer_id", "kid", name="uq_issuer_key_kid"),)
+
+
+class Attestation(Base):
+    """A verified, signed statement; the token is kept so anyone can verify it again."""
+
+    __tablename__ = "attestation"
+    jti: Mapped[str] = mapped_column(String(128), primary_key=True)
+    issuer_id: Mapped[str] = mapped_column(ForeignKey("issuer.id"), index=True)
+    subject_id: Mapped[str] = mapped_column(String(32), index=True)
+    holder: Mapped[str] = mapped_column(String(8))
+    scheme: Mapped[str] = mapped_column(String(80))
+    kid: Mapped[str] = mapped_column(String(64))
+    issued_at: Mapped[datetime] = mapped_column()
+    valid_from: Mapped[datetime] = mapped_column()
+    valid_until: Mapped[datetime] = mapped_column(index=True)
+    evidence: Mapped[str | None] = mapped_column(String(2048))
+    token: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column()
+    revocation_token: Mapped[str | None] = mapped_column(Text)
+    expiry_recorded_at: Mapped[datetime | None] = mapped_column()
+
+
+class Claim(Base):
+    """A competence a repairer declares without an issuer: shown as declared, never verified."""
+
+    __tablename__ = "claim"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    site_id: Mapped[str] = mapped_column(ForeignKey("site.id"), index=True)
+    scheme: Mapped[str] = mapped_column(String(80))
+    evidence_url: Mapped[str | None] = mapped_column(String(2048))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    withdrawn_at: Mapped[datetime | None] = mapped_column()
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("id", new_id("claim"))
+        super().__init__(**kwargs)
+
+
 class ApiKey(Base):
     """An API key: only a SHA-256 of its secret is kept (the secret has 256 random bits)."""
 
@@ -209,6 +287,20 @@ def _event_for(obj: object, state: str) -> tuple[str, str, str] | None:
         return "organisation", obj.organisation_id, "update"
     if isinstance(obj, Membership):
         return "site", obj.site_id, "update"
+    if isinstance(obj, Attestation):
+        if state == "update":
+            state = "revoke" if obj.revoked_at is not None else "expire"
+        return "attestation", obj.jti, state
+    if isinstance(obj, Claim):
+        return "claim", obj.id, "delete" if obj.withdrawn_at is not None else state
+    return None
+
+
+def _moved_from(obj: object) -> str | None:
+    """The site a technician just left: its competences change too."""
+    if isinstance(obj, Technician):
+        old = inspect(obj).attrs.site_id.history.deleted
+        return old[0] if old else None
     return None
 
 
@@ -221,6 +313,10 @@ def _write_outbox(session: Session, _ctx: object, _instances: object) -> None:
     for obj, state in changed:
         if isinstance(obj, OutboxEvent):
             continue
+        left = _moved_from(obj) if state == "update" else None
+        if left is not None and ("site", left, "update") not in seen:
+            seen.add(("site", left, "update"))
+            session.add(OutboxEvent(entity="site", entity_id=left, op="update"))
         found = _event_for(obj, state)
         if found is None or found in seen:
             continue

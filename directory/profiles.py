@@ -17,6 +17,7 @@ from directory.errors import Conflict, InvalidInput, NotFound, PreconditionRequi
 from directory.models import Organisation, OrganisationIdentifier, Site
 from directory.schemas import (
     AddressOut,
+    CompetenceOut,
     Identifier,
     LocationOut,
     OrganisationCreate,
@@ -400,7 +401,7 @@ def close_site(session: Session, site_id: str, if_match: str | None) -> Site:
     return site
 
 
-def site_out(site: Site) -> SiteOut:
+def site_out(site: Site, competences: list[CompetenceOut] | None = None) -> SiteOut:
     return SiteOut(
         id=site.id,
         organisation_id=site.organisation_id,
@@ -422,7 +423,7 @@ def site_out(site: Site) -> SiteOut:
         services=site.services,
         languages=site.languages,
         status=site.status,
-        competences=[],
+        competences=competences or [],
         created_at=site.created_at,
         updated_at=site.updated_at,
         version=site.version,
