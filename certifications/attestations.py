@@ -95,8 +95,10 @@ def _instant(epoch: int) -> datetime:
     return datetime.fromtimestamp(epoch, UTC)
 
 
-def _checked_signature(token: str, issuers: Callable[[str], IssuerView | None],
-                       ) -> tuple[dict[str, Any], IssuerView, IssuerKey]:
+def _checked_signature(
+    token: str,
+    issuers: Callable[[str], IssuerView | None],
+) -> tuple[dict[str, Any], IssuerView, IssuerKey]:
     try:
         header, payload, signing_input, signature = jws.parse(token)
     except jws.JWSError as err:
@@ -139,8 +141,9 @@ def verify_attestation(
     if scheme is None:
         raise Refused("unknown-scheme", f"{claims.scheme!r} is not in the catalogue")
     if claims.scheme not in issuer.schemes or issuer.kind not in scheme.issuer_kinds:
-        raise Refused("scheme-not-allowed",
-                      f"issuer {issuer.id} is not trusted to attest {claims.scheme}")
+        raise Refused(
+            "scheme-not-allowed", f"issuer {issuer.id} is not trusted to attest {claims.scheme}"
+        )
     holder = holder_of(claims.sub)
     if holder != scheme.holder:
         wanted = "a technician (tc_…)" if scheme.holder == "person" else "a site (st_…)"

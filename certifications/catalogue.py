@@ -21,16 +21,38 @@ __all__ = [
 ]
 
 FOLDER = Path(__file__).parent / "catalogue"
-DOMAINS = ("ev-high-voltage", "security-rmi", "air-conditioning", "adas", "diagnostics", "oem",
-           "electrical")
-ISSUER_KINDS = ("employer", "training-body", "certification-body", "carmaker", "insurer",
-                "network", "authority")
+DOMAINS = (
+    "ev-high-voltage",
+    "security-rmi",
+    "air-conditioning",
+    "adas",
+    "diagnostics",
+    "oem",
+    "electrical",
+)
+ISSUER_KINDS = (
+    "employer",
+    "training-body",
+    "certification-body",
+    "carmaker",
+    "insurer",
+    "network",
+    "authority",
+)
 
 SchemeId = Annotated[str, Meta(pattern=r"^[a-z0-9]+(\.[a-z0-9-]+)+$", max_length=80)]
-Domain = Literal["ev-high-voltage", "security-rmi", "air-conditioning", "adas", "diagnostics",
-                 "oem", "electrical"]
-IssuerKind = Literal["employer", "training-body", "certification-body", "carmaker", "insurer",
-                     "network", "authority"]
+Domain = Literal[
+    "ev-high-voltage",
+    "security-rmi",
+    "air-conditioning",
+    "adas",
+    "diagnostics",
+    "oem",
+    "electrical",
+]
+IssuerKind = Literal[
+    "employer", "training-body", "certification-body", "carmaker", "insurer", "network", "authority"
+]
 Jurisdiction = Annotated[str, Meta(pattern=r"^(?:[A-Z]{2}|EU)$")]
 
 
@@ -84,7 +106,7 @@ class Catalogue:
 
         def visit(sid: str, path: tuple[str, ...]) -> None:
             if sid in path:
-                cycle = " -> ".join((*path[path.index(sid):], sid))
+                cycle = " -> ".join((*path[path.index(sid) :], sid))
                 raise CatalogueError(f"cycle in implies: {cycle}")
             if sid in done:
                 return

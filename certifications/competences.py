@@ -65,7 +65,13 @@ def effective_competences(
             if current is None or _rank(h) > _rank(current[0]):
                 best[scheme] = (h, h.scheme)
     return [
-        Effective(scheme=scheme, status=h.status, valid_until=h.valid_until, issuer=h.issuer,
-                  via=via, source=h.source)
+        Effective(
+            scheme=scheme,
+            status=h.status,
+            valid_until=h.valid_until,
+            issuer=h.issuer,
+            via=via,
+            source=h.source,
+        )
         for scheme, (h, via) in sorted(best.items())
     ]

@@ -16,8 +16,16 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-__all__ = ["JWSError", "b64url_decode", "b64url_encode", "generate_jwk", "parse", "public_jwk",
-           "sign", "verify_signature"]
+__all__ = [
+    "JWSError",
+    "b64url_decode",
+    "b64url_encode",
+    "generate_jwk",
+    "parse",
+    "public_jwk",
+    "sign",
+    "verify_signature",
+]
 
 MAX_TOKEN = 8192
 ALLOWED_HEADER = {"alg", "kid", "typ"}
@@ -66,8 +74,13 @@ def generate_jwk(kid: str | None = None) -> dict[str, str]:
 
     d = key.private_bytes(ser.Encoding.Raw, ser.PrivateFormat.Raw, ser.NoEncryption())
     x = key.public_key().public_bytes(ser.Encoding.Raw, ser.PublicFormat.Raw)
-    return {"kty": "OKP", "crv": "Ed25519", "kid": kid or "k_" + secrets.token_hex(8),
-            "x": b64url_encode(x), "d": b64url_encode(d)}
+    return {
+        "kty": "OKP",
+        "crv": "Ed25519",
+        "kid": kid or "k_" + secrets.token_hex(8),
+        "x": b64url_encode(x),
+        "d": b64url_encode(d),
+    }
 
 
 def public_jwk(jwk: dict[str, Any]) -> dict[str, str]:
@@ -85,8 +98,11 @@ def public_jwk(jwk: dict[str, Any]) -> dict[str, str]:
 
 def sign(payload: dict[str, Any], private: dict[str, Any]) -> str:
     header = {"alg": "EdDSA", "kid": private["kid"], "typ": "JWT"}
-    signing_input = (b64url_encode(json.dumps(header, separators=(",", ":")).encode()) + "."
-                     + b64url_encode(json.dumps(payload, separators=(",", ":")).encode()))
+    signing_input = (
+        b64url_encode(json.dumps(header, separators=(",", ":")).encode())
+        + "."
+        + b64url_encode(json.dumps(payload, separators=(",", ":")).encode())
+    )
     key = Ed25519PrivateKey.from_private_bytes(b64url_decode(private["d"]))
     return signing_input + "." + b64url_encode(key.sign(signing_input.encode()))
 

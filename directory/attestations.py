@@ -7,7 +7,7 @@ stores, and answers for replay and revocation, which only the record knows.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -160,7 +160,7 @@ def add_issuer_key(
     return issuer
 
 
-def _lookup(session: Session):  # type: ignore[no-untyped-def]
+def _lookup(session: Session) -> Callable[[str], IssuerView | None]:
     def find(issuer_id: str) -> IssuerView | None:
         issuer = session.get(Issuer, issuer_id)
         return issuer_view(issuer) if issuer is not None else None

@@ -274,7 +274,7 @@ def update_technician(
         return technician_out(tech)
 
 
-route_handlers = [
+route_handlers: list[Any] = [
     competences,
     IssuerController,
     AttestationController,
