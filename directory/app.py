@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+
+from anyio import to_thread
 from litestar import Litestar
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
@@ -9,12 +15,41 @@ from litestar.openapi.plugins import ScalarRenderPlugin
 from sqlalchemy import Engine
 
 from certifications.catalogue import Catalogue, default_catalogue
-from directory import health, trust_routes
-from directory.db import make_engine, make_sessionmaker
+from directory import attestations, health, trust_routes
+from directory.db import make_engine, make_sessionmaker, transaction
 from directory.errors import exception_handlers
 from directory.routes import OrganisationController, SiteController
 from directory.settings import Settings
 from search.geocode import Geocoder, make_geocoder
+
+log = logging.getLogger("atelier.app")
+
+
+async def _sweep_expiries(state: State, every_s: float) -> None:
+    """Record expiries as they happen, so the change feed and the index hear of them."""
+    while True:
+        try:
+
+            def sweep() -> int:
+                with transaction(state.sessions) as session:
+                    return attestations.sweep_expiries(session)
+
+            if count := await to_thread.run_sync(sweep):
+                log.info("expiries recorded", extra={"count": count})
+        except Exception:  # noqa: BLE001 - a failed sweep is retried on the next tick
+            log.exception("expiry sweep failed")
+        await asyncio.sleep(every_s)
+
+
+@asynccontextmanager
+async def _background(app: Litestar) -> AsyncIterator[None]:
+    task = asyncio.create_task(_sweep_expiries(app.state, 60.0))
+    try:
+        yield
+    finally:
+        task.cancel()
+        with suppress(asyncio.CancelledError):
+            await task
 
 
 def create_app(
@@ -57,5 +92,6 @@ def create_app(
             render_plugins=[ScalarRenderPlugin()],
         ),
         on_shutdown=[engine.dispose],
+        lifespan=[_background],
         logging_config=None,  # keep the JSON logging the CLI configured
     )

@@ -181,6 +181,9 @@ def _load_demo(ctx: Context, only_if_empty: bool, count: int = 3000) -> None:
             select(func.count()).select_from(Site).where(Site.source == demo_data.SOURCE)
         )
     if only_if_empty and present:
+        demo_data.load_competences(
+            sessions, default_catalogue(), ctx.settings.data_dir / "demo-issuers"
+        )
         return
     geocoder = make_geocoder("offline", ctx.settings.geocoder_user_agent)
     records = demo_data.generate(geocoder, count)  # type: ignore[arg-type]
@@ -194,6 +197,10 @@ def _load_demo(ctx: Context, only_if_empty: bool, count: int = 3000) -> None:
             on_rows=lambda n: bar.advance(task, n),
         )
     log.info("demo data loaded", extra={"summary": result.summary()})
+    attested = demo_data.load_competences(
+        sessions, default_catalogue(), ctx.settings.data_dir / "demo-issuers"
+    )
+    log.info("demo competences attested", extra={"attestations": attested})
 
 
 @main.command("demo")

@@ -6,10 +6,23 @@ a real business. Generation is seeded: the same dataset every time.
 
 from __future__ import annotations
 
+import json
 import math
+import os
 import random
+import secrets
+import time
+from pathlib import Path
 from typing import Any
 
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from certifications import jws
+from certifications.catalogue import Catalogue
+from directory import attestations as trust
+from directory.db import transaction
+from directory.models import Claim, Issuer, Organisation, Site, Technician
 from search.geocode import Gazetteer
 
 SOURCE = "demo"
@@ -169,10 +182,10 @@ def _luhn_complete(body: str) -> str:
 
 
 def generate(gazetteer: Gazetteer, count: int = 3000, seed: int = 7) -> list[dict[str, Any]]:
-    """``count`` import records (the importer's column layout), ~70% in urban areas."""
+    """``count`` import records (the importer's column layout), ~55% in the urban areas."""
     rng = random.Random(seed)
     places = gazetteer.places("FR")
-    weights = [math.sqrt(pop) for *_, pop in CITIES]
+    weights = [pop for *_, pop in CITIES]  # workshops follow the cars, and cars the people
     near: dict[str, list[tuple[str, str, float, float]]] = {}
     for name, lat, lng, pop in CITIES:
         radius = 8 + math.sqrt(pop) / 3  # Paris ~43 km, Annecy ~13 km
@@ -186,7 +199,7 @@ def generate(gazetteer: Gazetteer, count: int = 3000, seed: int = 7) -> list[dic
         ]
     records = []
     for n in range(count):
-        if rng.random() < 0.7:
+        if rng.random() < 0.55:  # these urban areas hold a little over half the population
             city = rng.choices(CITIES, weights=weights)[0][0]
             postcode, commune, lat, lng = rng.choice(near[city])
         else:
@@ -230,3 +243,191 @@ def generate(gazetteer: Gazetteer, count: int = 3000, seed: int = 7) -> list[dic
             }
         )
     return records
+
+
+# --- competences ----------------------------------------------------------------------------------
+
+DEMO_ISSUERS = [
+    (
+        "Organisme de formation (démo)",
+        "training-body",
+        [
+            "fr.nfc18550.b0l",
+            "fr.nfc18550.b1l",
+            "fr.nfc18550.b2l",
+            "fr.nfc18550.b1vl",
+            "fr.nfc18550.b2vl",
+            "fr.nfc18550.bcl",
+            "fr.nfc18550.brl",
+            "fr.nfc18550.b2xl",
+            "eu.fgas.mac-person",
+            "adas.calibration.person",
+        ],
+    ),
+    (
+        "Organisme certificateur (démo)",
+        "certification-body",
+        [
+            "eu.sermi.operator",
+            "eu.sermi.employee",
+            "fr.fgas.capacite-v",
+            "adas.calibration.static",
+            "diag.multibrand",
+        ],
+    ),
+    (
+        "Constructeur (démo)",
+        "carmaker",
+        [
+            "oem.renault.authorised",
+            "oem.renault.ev",
+            "oem.stellantis.authorised",
+            "oem.stellantis.ev",
+            "oem.volkswagen.authorised",
+            "oem.volkswagen.ev",
+            "diag.oem-tools",
+            "adas.calibration.dynamic",
+        ],
+    ),
+]
+HV_LEVELS = [
+    "fr.nfc18550.b1vl",
+    "fr.nfc18550.b2vl",
+    "fr.nfc18550.b2xl",
+    "fr.nfc18550.bcl",
+    "fr.nfc18550.b1l",
+    "fr.nfc18550.brl",
+]
+BRAND_PROGRAMMES = {
+    "renault": "renault",
+    "dacia": "renault",
+    "peugeot": "stellantis",
+    "citroen": "stellantis",
+    "opel": "stellantis",
+    "fiat": "stellantis",
+    "ds": "stellantis",
+    "volkswagen": "volkswagen",
+    "audi": "volkswagen",
+    "skoda": "volkswagen",
+    "seat": "volkswagen",
+}
+
+
+def _demo_key(folder: Path, slug: str) -> dict[str, str]:
+    """Each demo issuer's private key lives in the data dir (never in the repo), owner-only."""
+    path = folder / f"{slug}.jwk"
+    if path.exists():
+        return dict(json.loads(path.read_text()))
+    folder.mkdir(parents=True, exist_ok=True)
+    key = jws.generate_jwk(f"{slug}-1")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(key, fh)
+    return key
+
+
+def load_competences(
+    sessions: sessionmaker[Session], catalogue: Catalogue, key_dir: Path, seed: int = 7
+) -> int:
+    """Demo issuers attest a realistic share of demo sites; some expire soon, some are declared
+    only. Every token is signed and verified for real. Returns the attestations stored."""
+    rng = random.Random(seed)
+    now = int(time.time())
+    with transaction(sessions) as s:
+        if s.scalar(select(func.count()).select_from(Issuer).where(Issuer.name.like("%(démo)"))):
+            return 0
+        issuers: dict[str, tuple[str, dict[str, str]]] = {}
+        for name, kind, schemes in DEMO_ISSUERS:
+            key = _demo_key(key_dir, kind)
+            issuer = trust.create_issuer(
+                s, catalogue, name=name, kind=kind, schemes=schemes, jwks=[jws.public_jwk(key)]
+            )
+            trust.set_issuer_status(s, issuer.id, "trusted")
+            for scheme in schemes:
+                issuers[scheme] = (issuer.id, key)
+        sites = s.execute(
+            select(Site.id, Site.brands, Organisation.kind)
+            .join(Organisation)
+            .where(Site.source == SOURCE)
+            .order_by(Site.external_id)
+        ).all()
+
+    def attest(s: Session, sub: str, scheme: str) -> None:
+        iss, key = issuers[scheme]
+        days = catalogue.schemes[scheme].default_validity_days or 1826
+        roll = rng.random()
+        if roll < 0.08:  # expires within the next three weeks: renewals are due
+            exp = now + rng.randint(2, 21) * 86400
+        else:
+            exp = now + rng.randint(30, days) * 86400
+        iat = max(exp - days * 86400, now - 3 * 365 * 86400)
+        token = jws.sign(
+            {
+                "iss": iss,
+                "sub": sub,
+                "scheme": scheme,
+                "iat": iat,
+                "nbf": iat,
+                "exp": exp,
+                "jti": f"demo-{secrets.token_hex(10)}",
+            },
+            key,
+        )
+        trust.submit_attestation(s, catalogue, token)
+
+    stored = 0
+    with transaction(sessions) as s:
+        for site_id, brands, kind in sites:
+            roll = rng.random()
+            if roll < 0.45:
+                for _ in range(rng.randint(1, 2)):
+                    tech = Technician(site_id=site_id, display_name=rng.choice(FIRST_NAMES))
+                    s.add(tech)
+                    s.flush()
+                    attest(s, tech.id, rng.choice(HV_LEVELS))
+                    stored += 1
+            if rng.random() < 0.15:
+                attest(s, site_id, "eu.sermi.operator")
+                stored += 1
+            if rng.random() < 0.35:
+                attest(s, site_id, "fr.fgas.capacite-v")
+                stored += 1
+            if rng.random() < 0.15:
+                attest(s, site_id, "adas.calibration.static")
+                stored += 1
+            if kind == "dealer":
+                programme = next(
+                    (BRAND_PROGRAMMES[b] for b in brands if b in BRAND_PROGRAMMES), None
+                )
+                if programme:
+                    level = "ev" if rng.random() < 0.4 else "authorised"
+                    attest(s, site_id, f"oem.{programme}.{level}")
+                    stored += 1
+            if rng.random() < 0.1:
+                s.add(
+                    Claim(
+                        site_id=site_id,
+                        scheme=rng.choice(
+                            ["adas.calibration.static", "diag.multibrand", "fr.fgas.capacite-v"]
+                        ),
+                    )
+                )
+    return stored
+
+
+FIRST_NAMES = [
+    "Camille",
+    "Lucas",
+    "Léa",
+    "Hugo",
+    "Manon",
+    "Nathan",
+    "Chloé",
+    "Théo",
+    "Inès",
+    "Karim",
+    "Sofia",
+    "Julien",
+    "Yanis",
+    "Emma",
+]
