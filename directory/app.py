@@ -15,12 +15,15 @@ from litestar.openapi.plugins import ScalarRenderPlugin
 from sqlalchemy import Engine
 
 from certifications.catalogue import Catalogue, default_catalogue
-from directory import attestations, health, trust_routes
+from directory import attestations, health, search_routes, trust_routes
 from directory.db import make_engine, make_sessionmaker, transaction
 from directory.errors import exception_handlers
 from directory.routes import OrganisationController, SiteController
 from directory.settings import Settings
-from search.geocode import Geocoder, make_geocoder
+from directory.sync import SyncWorker
+from search.geocode import Geocoder, default_gazetteer, make_geocoder
+from search.index import IndexWriter
+from search.searcher import MeiliSearcher
 
 log = logging.getLogger("atelier.app")
 
@@ -43,13 +46,23 @@ async def _sweep_expiries(state: State, every_s: float) -> None:
 
 @asynccontextmanager
 async def _background(app: Litestar) -> AsyncIterator[None]:
-    task = asyncio.create_task(_sweep_expiries(app.state, 60.0))
+    state = app.state
+    task = asyncio.create_task(_sweep_expiries(state, 60.0))
+    worker = (
+        SyncWorker(state.sessions, state.writer, state.catalogue).start()
+        if state.writer is not None
+        else None
+    )
     try:
         yield
     finally:
         task.cancel()
         with suppress(asyncio.CancelledError):
             await task
+        if worker is not None:
+            await to_thread.run_sync(worker.stop)
+        if state.searcher is not None:
+            await state.searcher.close()
 
 
 def create_app(
@@ -57,10 +70,14 @@ def create_app(
     *,
     engine: Engine | None = None,
     meili_url: str | None = None,
+    search_key: str | None = None,
+    writer: IndexWriter | None = None,
     geocoder: Geocoder | None = None,
     catalogue: Catalogue | None = None,
 ) -> Litestar:
-    """The ASGI application. ``meili_url`` is the managed engine's address when there is one."""
+    """The ASGI application. ``meili_url`` and ``search_key`` reach the index for searches;
+    with a ``writer``, the sync worker runs inside this process (the embedded default)."""
+    meili_url = meili_url or settings.meili_url
     engine = engine or make_engine(settings.database_url)
     state = State(
         {
@@ -68,7 +85,10 @@ def create_app(
             "engine": engine,
             "sessions": make_sessionmaker(engine),
             "geocoder": geocoder or make_geocoder(settings.geocoder, settings.geocoder_user_agent),
-            "meili_url": meili_url or settings.meili_url,
+            "meili_url": meili_url,
+            "searcher": MeiliSearcher(meili_url, search_key) if meili_url and search_key else None,
+            "writer": writer,
+            "gazetteer": default_gazetteer(),
             # Loaded and checked whole here: a broken catalogue stops the service at start-up.
             "catalogue": catalogue or default_catalogue(),
         }
@@ -78,6 +98,7 @@ def create_app(
             OrganisationController,
             SiteController,
             *trust_routes.route_handlers,
+            search_routes.search,
             health.live,
             health.ready,
         ],

@@ -26,8 +26,10 @@ from directory.errors import DomainError
 from directory.logs import configure_logging
 from directory.models import Issuer, Site
 from directory.settings import Settings, SettingsError, load_settings
+from directory.sync import SyncWorker, reindex, run_once
 from search.engine import EngineError, MeiliProcess
 from search.geocode import make_geocoder
+from search.index import IndexError_, IndexWriter, Keys, ensure_keys, ensure_settings
 
 log = logging.getLogger("atelier.cli")
 
@@ -58,6 +60,7 @@ def _fail_readably(func):
             EngineError,
             importer.RowError,
             OSError,
+            IndexError_,
             CatalogueError,
             jws.JWSError,
         ) as err:
@@ -96,7 +99,12 @@ def serve(ctx: Context, demo: bool) -> None:
             settings.data_dir, settings.meili_bin, settings.meili_master_key
         ).start()
     try:
-        app = create_app(settings, meili_url=engine_proc.url if engine_proc else None)
+        url = engine_proc.url if engine_proc else settings.meili_url
+        assert url is not None  # noqa: S101 - managed, or MEILI_URL set
+        keys = _engine_keys(settings, url, engine_proc)
+        ensure_settings(url, keys.write)
+        writer = IndexWriter(url, keys.write) if settings.sync == "in-process" else None
+        app = create_app(settings, meili_url=url, search_key=keys.search, writer=writer)
         log.info("serving", extra={"url": f"http://{settings.host}:{settings.port}"})
         uvicorn.run(
             app, host=settings.host, port=settings.port, log_config=None, server_header=False
@@ -104,6 +112,81 @@ def serve(ctx: Context, demo: bool) -> None:
     finally:
         if engine_proc is not None:
             engine_proc.stop()
+
+
+def _engine_keys(settings: Settings, url: str, proc: MeiliProcess | None) -> Keys:
+    """Search and write keys: given, or derived once from the master key (used only here)."""
+    if settings.meili_search_key and settings.meili_write_key:
+        return Keys(search=settings.meili_search_key, write=settings.meili_write_key)
+    master = proc.master_key if proc else settings.meili_master_key
+    if not master:
+        raise click.ClickException("set MEILI_SEARCH_KEY and MEILI_WRITE_KEY, or MEILI_MASTER_KEY")
+    return ensure_keys(url, master)
+
+
+def _index_writer(ctx: Context) -> tuple[IndexWriter, MeiliProcess | None]:
+    settings = ctx.settings
+    proc = None
+    if settings.managed_meili:
+        proc = MeiliProcess(
+            settings.data_dir, settings.meili_bin, settings.meili_master_key
+        ).start()
+    url = proc.url if proc else settings.meili_url
+    assert url is not None  # noqa: S101
+    keys = _engine_keys(settings, url, proc)
+    ensure_settings(url, keys.write)
+    return IndexWriter(url, keys.write), proc
+
+
+@main.command("sync")
+@click.option("--once", is_flag=True, help="Drain the outbox once and exit.")
+@pass_ctx
+@_fail_readably
+def sync_cmd(ctx: Context, once: bool) -> None:
+    """Feed the index from the outbox (run several side by side on PostgreSQL)."""
+    upgrade(ctx.settings.database_url)
+    writer, proc = _index_writer(ctx)
+    sessions = ctx.sessions()
+    try:
+        if once:
+            total = 0
+            while handled := run_once(sessions, writer, default_catalogue()):
+                total += handled
+            click.echo(f"synced {total} events")
+            return
+        worker = SyncWorker(sessions, writer, default_catalogue()).start()
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            worker.stop()
+    finally:
+        if proc is not None:
+            proc.stop()
+
+
+@main.command("reindex")
+@pass_ctx
+@_fail_readably
+def reindex_cmd(ctx: Context) -> None:
+    """Build a fresh index from the record and swap it in atomically."""
+    upgrade(ctx.settings.database_url)
+    writer, proc = _index_writer(ctx)
+    try:
+        sessions = ctx.sessions()
+        with transaction(sessions) as session:
+            total = session.scalar(
+                select(func.count()).select_from(Site).where(Site.status != "closed")
+            )
+        with _progress() as bar:
+            task = bar.add_task("reindexing", total=total)
+            count = reindex(
+                sessions, writer, default_catalogue(), on_progress=lambda n: bar.advance(task, n)
+            )
+        click.echo(f"reindexed {count} sites")
+    finally:
+        if proc is not None:
+            proc.stop()
 
 
 # --- db -------------------------------------------------------------------------------------------

@@ -269,6 +269,8 @@ class OutboxEvent(Base):
     processed_at: Mapped[datetime | None] = mapped_column()
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    available_at: Mapped[datetime | None] = mapped_column()  # retry not before (backoff)
+    parked_at: Mapped[datetime | None] = mapped_column()  # poison: set aside with its reason
 
     __table_args__ = (Index("ix_outbox_pending", "processed_at", "id"),)
 

@@ -27,6 +27,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     meili_url: str | None = None
     meili_master_key: str | None = None
     meili_bin: str | None = None
+    meili_search_key: str | None = None
+    meili_write_key: str | None = None
+    sync: Literal["in-process", "external"] = "in-process"
     log_level: LogLevel = "INFO"
     max_body_bytes: int = 1_048_576
     geocoder: GeocoderName = "offline"
@@ -98,6 +101,9 @@ VARIABLES: dict[str, tuple[str, object]] = {
     "MEILI_URL": ("meili_url", _url("http", "https")),
     "MEILI_MASTER_KEY": ("meili_master_key", _master_key),
     "MEILI_BIN": ("meili_bin", _nonempty),
+    "MEILI_SEARCH_KEY": ("meili_search_key", _nonempty),
+    "MEILI_WRITE_KEY": ("meili_write_key", _nonempty),
+    "ATELIER_SYNC": ("sync", _choice("in-process", "external")),
     "ATELIER_LOG_LEVEL": ("log_level", _choice("DEBUG", "INFO", "WARNING", "ERROR")),
     "ATELIER_MAX_BODY_BYTES": ("max_body_bytes", _body_limit),
     "ATELIER_GEOCODER": ("geocoder", _choice("offline", "nominatim", "ban")),

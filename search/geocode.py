@@ -119,6 +119,27 @@ class Gazetteer:
         lng = sum(q.lng for q in near) / len(near)
         return GeoPoint(lat, lng, cluster.name.title(), "gazetteer", "locality")
 
+    def place(
+        self, text: str, countries: tuple[str, ...] = ("FR", "BE", "LU", "MC", "CH", "DE", "GB")
+    ) -> GeoPoint | None:
+        """A place typed by a person: "69003", "Lyon", "69003 Lyon", "Lyon, FR", "BE 1000"."""
+        words = text.replace(",", " ").split()
+        wanted = [
+            w.upper()
+            for w in words
+            if len(w) == 2 and w.isalpha() and w.upper() in countries and len(words) > 1
+        ]
+        words = [w for w in words if w.upper() not in wanted]
+        order = tuple(wanted) + tuple(c for c in countries if c not in wanted)
+        codes = [w for w in words if any(ch.isdigit() for ch in w)]
+        name = " ".join(w for w in words if w not in codes) or None
+        for country in order:
+            for code in codes or [None]:  # type: ignore[list-item]
+                point = self.geocode_address(country=country, postcode=code, city=name)
+                if point is not None:
+                    return msgspec.structs.replace(point, label=text.strip())
+        return None
+
     def places(self, country: str) -> list[tuple[str, str, float, float]]:
         """Every (postcode, name, lat, lng) of a country, for demo data and benchmarks."""
         return [

@@ -1,0 +1,235 @@
+"""The search document: a projection of a site that makes every query filter a plain filter.
+
+Competences are stored as windows per scheme (from, until, as epoch seconds), so "valid at t"
+is a comparison, and opening hours as the site's open 15-minute slots of a week in its own time
+zone, so "open at t" is an equality once t is read in that zone. Both are computed here, and the
+database fallback uses the very same functions, so the two backends agree.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+import msgspec
+import opening_hours
+
+from certifications.catalogue import Catalogue
+from certifications.competences import Holding
+
+__all__ = [
+    "FAR",
+    "CompetenceDetail",
+    "Geo",
+    "SiteDocument",
+    "SiteRecord",
+    "Window",
+    "field_key",
+    "open_slots",
+    "project",
+    "slot_at",
+]
+
+FAR = 32503680000  # 3000-01-01: "no end"
+SLOT_MINUTES = 15
+SLOTS_PER_WEEK = 7 * 24 * 60 // SLOT_MINUTES
+
+
+class Geo(msgspec.Struct, frozen=True):
+    lat: float
+    lng: float
+
+
+class Window(msgspec.Struct, frozen=True):
+    """When a scheme holds: verified only (vf, vu), or counting declared claims too (af, au).
+    0/0 means never."""
+
+    vf: int = 0
+    vu: int = 0
+    af: int = 0
+    au: int = 0
+
+
+class CompetenceDetail(msgspec.Struct, frozen=True):
+    scheme: str
+    status: str
+    issuer: str | None
+    valid_from: int
+    valid_until: int  # FAR when it has no end
+
+
+class SiteRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """What ``directory`` hands over to be indexed (search never reads the database)."""
+
+    id: str
+    version: int
+    name: str
+    organisation: str
+    kind: str
+    street: str | None
+    postcode: str | None
+    city: str
+    country: str
+    lat: float
+    lng: float
+    timezone: str
+    opening_hours: str | None
+    brands: list[str]
+    vehicles: list[str]
+    powertrains: list[str]
+    services: list[str]
+    languages: list[str]
+    networks: list[str]
+    status: str
+
+
+class SiteDocument(msgspec.Struct, kw_only=True):
+    id: str
+    v: int
+    name: str
+    organisation: str
+    kind: str
+    street: str | None
+    postcode: str | None
+    city: str
+    country: str
+    geo: Geo = msgspec.field(name="_geo")
+    tz: str
+    opening_hours: str | None
+    open_slots: list[int]
+    brands: list[str]
+    vehicles: list[str]
+    powertrains: list[str]
+    services: list[str]
+    languages: list[str]
+    networks: list[str]
+    competences: list[str]  # schemes verified at indexing time (for facets)
+    domains: list[str]
+    comp: dict[str, Window]
+    details: list[CompetenceDetail]
+
+
+def field_key(scheme_id: str) -> str:
+    """A scheme id as a document key: dots would read as nesting in a filter."""
+    return re.sub(r"[^a-z0-9]", "_", scheme_id)
+
+
+def _epoch(t: datetime | None) -> int:
+    return FAR if t is None else int(t.timestamp())
+
+
+def _window(spans: list[tuple[int, int]], now: int) -> tuple[int, int]:
+    """Merge overlapping or touching spans; keep the one holding at ``now``, else the next one,
+    else the last one that ended (so a past instant still answers right)."""
+    if not spans:
+        return (0, 0)
+    merged: list[list[int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    for start, end in merged:
+        if end > now:
+            return (start, end)
+    return (merged[-1][0], merged[-1][1])
+
+
+def project(
+    record: SiteRecord, holdings: Iterable[Holding], catalogue: Catalogue, now: datetime
+) -> SiteDocument:
+    stamp = int(now.timestamp())
+    verified: dict[str, list[tuple[int, int]]] = {}
+    anything: dict[str, list[tuple[int, int]]] = {}
+    best: dict[str, Holding] = {}
+    for h in holdings:
+        if h.scheme not in catalogue:
+            continue
+        span = (_epoch(h.valid_from), _epoch(h.valid_until))
+        for scheme in catalogue.implied_by(h.scheme):
+            anything.setdefault(scheme, []).append(span)
+            if h.status == "verified":
+                verified.setdefault(scheme, []).append(span)
+            holds = h.valid_from <= now and (h.valid_until is None or now < h.valid_until)
+            current = best.get(scheme)
+            if holds and (
+                current is None
+                or (h.status, _epoch(h.valid_until)) > (current.status, _epoch(current.valid_until))
+            ):
+                best[scheme] = h
+    comp: dict[str, Window] = {}
+    for scheme in anything:
+        vf, vu = _window(verified.get(scheme, []), stamp)
+        af, au = _window(anything[scheme], stamp)
+        comp[field_key(scheme)] = Window(vf=vf, vu=vu, af=af, au=au)
+    held_now = sorted(s for s, h in best.items() if h.status == "verified")
+    return SiteDocument(
+        id=record.id,
+        v=record.version,
+        name=record.name,
+        organisation=record.organisation,
+        kind=record.kind,
+        street=record.street,
+        postcode=record.postcode,
+        city=record.city,
+        country=record.country,
+        geo=Geo(record.lat, record.lng),
+        tz=record.timezone,
+        opening_hours=record.opening_hours,
+        open_slots=open_slots(record.opening_hours, record.timezone),
+        brands=record.brands,
+        vehicles=record.vehicles,
+        powertrains=record.powertrains,
+        services=record.services,
+        languages=record.languages,
+        networks=record.networks,
+        competences=held_now,
+        domains=sorted({catalogue.schemes[s].domain for s in held_now}),
+        comp=comp,
+        details=[
+            CompetenceDetail(
+                scheme=s,
+                status=h.status,
+                issuer=h.issuer,
+                valid_from=_epoch(h.valid_from),
+                valid_until=_epoch(h.valid_until),
+            )
+            for s, h in sorted(best.items())
+        ],
+    )
+
+
+def slot_at(t: datetime, timezone: str) -> int:
+    """The week slot (Monday 00:00 = 0) that instant ``t`` falls in, read in ``timezone``."""
+    local = t.astimezone(ZoneInfo(timezone))
+    return (local.weekday() * 24 * 60 + local.hour * 60 + local.minute) // SLOT_MINUTES
+
+
+@lru_cache(maxsize=4096)
+def open_slots(expression: str | None, timezone: str) -> list[int]:
+    """The slots of a typical week in which the site is open, in its own local time.
+
+    The week evaluated is a fixed reference week without public holidays, so the slots do not
+    drift with the calendar; rules by date or season are read as of that week.
+    """
+    if not expression:
+        return []
+    oh = opening_hours.OpeningHours(expression)
+    start = _REFERENCE_MONDAY
+    slots: list[int] = []
+    for begin, end, state, _comment in oh.intervals(start, start + timedelta(days=7)):
+        if str(state).lower().endswith("open"):
+            first = max(begin, start)
+            last = min(end, start + timedelta(days=7)) if end else start + timedelta(days=7)
+            minute = int((first - start).total_seconds() // 60)
+            stop = int((last - start).total_seconds() // 60)
+            first_slot = -(-minute // SLOT_MINUTES)  # a slot counts when open at its start
+            slots.extend(range(first_slot, -(-stop // SLOT_MINUTES)))
+    return sorted(set(s for s in slots if 0 <= s < SLOTS_PER_WEEK))
+
+
+# A Monday in a week with no French, German or British public holiday.
+_REFERENCE_MONDAY = datetime(2025, 3, 10)

@@ -1,0 +1,175 @@
+"""The index: its settings as code, its keys, and the writes the sync worker makes.
+
+Settings are applied idempotently at start-up. The search path gets a search-only key; only the
+sync worker holds a write key; the master key is used here, at start-up, and nowhere else.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import meilisearch
+import msgspec
+from meilisearch.errors import MeilisearchApiError, MeilisearchCommunicationError
+
+from search.documents import SiteDocument
+
+__all__ = [
+    "INDEX",
+    "SETTINGS",
+    "IndexError_",
+    "IndexWriter",
+    "Keys",
+    "ensure_keys",
+    "ensure_settings",
+]
+
+log = logging.getLogger("atelier.search.index")
+INDEX = "sites"
+TASK_TIMEOUT_MS = 120_000
+
+SETTINGS: dict[str, Any] = {
+    "searchableAttributes": ["name", "organisation", "city", "services", "brands", "postcode"],
+    "filterableAttributes": [
+        "_geo",
+        "status",
+        "brands",
+        "vehicles",
+        "powertrains",
+        "services",
+        "networks",
+        "competences",
+        "domains",
+        "comp",
+        "tz",
+        "open_slots",
+        "kind",
+        "id",
+    ],
+    "sortableAttributes": ["_geo", "name"],
+    "displayedAttributes": ["*"],
+    "rankingRules": ["words", "typo", "proximity", "attribute", "sort", "exactness"],
+    "typoTolerance": {
+        "enabled": True,
+        # Postcodes, ids and scheme codes must match exactly: "69003" is not "69008".
+        "disableOnAttributes": ["postcode"],
+        "disableOnNumbers": True,
+        "minWordSizeForTypos": {"oneTypo": 4, "twoTypos": 8},
+    },
+    "synonyms": {
+        "garage": ["atelier", "workshop"],
+        "atelier": ["garage", "workshop"],
+        "workshop": ["garage", "atelier"],
+        "ve": ["ev", "électrique", "electrique"],
+        "ev": ["ve", "électrique", "electric"],
+        "électrique": ["ev", "ve", "electric"],
+        "electric": ["ev", "électrique"],
+        "clim": ["climatisation", "air_conditioning"],
+        "climatisation": ["clim"],
+        "carrosserie": ["bodyshop", "body_repair"],
+        "pneus": ["tyres"],
+        "pneu": ["tyres"],
+    },
+    # Deep cursors: the API pages with offsets, so the engine must count far enough.
+    "pagination": {"maxTotalHits": 10_000},
+    "faceting": {"maxValuesPerFacet": 200},
+}
+
+
+class IndexError_(RuntimeError):  # noqa: N801 - not the builtin IndexError
+    """The engine refused or failed a write."""
+
+
+class Keys(msgspec.Struct, frozen=True):
+    search: str
+    write: str
+
+
+def _client(url: str, key: str) -> meilisearch.Client:
+    return meilisearch.Client(url, key, timeout=30)
+
+
+def ensure_keys(url: str, master_key: str, index_prefix: str = INDEX) -> Keys:
+    """A search-only key and a write key for our indexes, created once (stable uids)."""
+    client = _client(url, master_key)
+    specs = {
+        "search": (["search"], "Atelier search path: read-only"),
+        "write": (
+            ["documents.*", "indexes.*", "settings.*", "tasks.get", "stats.get"],
+            "Atelier sync worker: writes the index",
+        ),
+    }
+    found = {}
+    for name, (actions, description) in specs.items():
+        uid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"atelier:{index_prefix}:{name}"))
+        try:
+            key = client.get_key(uid)
+        except MeilisearchApiError:
+            key = client.create_key(
+                {
+                    "uid": uid,
+                    "name": f"atelier-{name}",
+                    "description": description,
+                    "actions": actions,
+                    "indexes": [f"{index_prefix}*"],
+                    "expiresAt": None,
+                }
+            )
+        found[name] = key.key
+    # Swapping indexes needs indexes.swap on both; the write key has indexes.* for that.
+    return Keys(search=found["search"], write=found["write"])
+
+
+def ensure_settings(url: str, write_key: str, index: str = INDEX) -> None:
+    """Create the index if needed and apply SETTINGS (a no-op when they already hold)."""
+    client = _client(url, write_key)
+    try:
+        client.get_index(index)
+    except MeilisearchApiError:
+        _wait(client, client.create_index(index, {"primaryKey": "id"}).task_uid)
+    current = client.index(index).get_settings()
+    wanted = {k: v for k, v in SETTINGS.items() if current.get(k) != v}
+    if wanted:
+        _wait(client, client.index(index).update_settings(SETTINGS).task_uid)
+        log.info("index settings applied", extra={"index": index, "changed": sorted(wanted)})
+
+
+def _wait(client: meilisearch.Client, task_uid: int) -> None:
+    task = client.wait_for_task(task_uid, timeout_in_ms=TASK_TIMEOUT_MS, interval_in_ms=20)
+    if task.status != "succeeded":
+        raise IndexError_(f"task {task_uid} {task.status}: {task.error}")
+
+
+class IndexWriter:
+    """Writes documents and waits for Meilisearch to have applied them."""
+
+    def __init__(self, url: str, write_key: str, index: str = INDEX) -> None:
+        self.url, self.key, self.index = url, write_key, index
+        self.client = _client(url, write_key)
+
+    def apply(
+        self, documents: Sequence[SiteDocument], deletions: Sequence[str], index: str | None = None
+    ) -> None:
+        target = self.client.index(index or self.index)
+        try:
+            if documents:
+                payload = msgspec.json.decode(msgspec.json.encode(list(documents)))
+                _wait(self.client, target.add_documents(payload, primary_key="id").task_uid)
+            if deletions:
+                _wait(self.client, target.delete_documents(list(deletions)).task_uid)
+        except (MeilisearchApiError, MeilisearchCommunicationError) as err:
+            raise IndexError_(str(err)) from err
+
+    def swap(self, a: str, b: str) -> None:
+        _wait(self.client, self.client.swap_indexes([{"indexes": [a, b]}]).task_uid)
+
+    def drop(self, index: str) -> None:
+        with contextlib.suppress(MeilisearchApiError):
+            _wait(self.client, self.client.delete_index(index).task_uid)
+
+    def count(self, index: str | None = None) -> int:
+        return int(self.client.index(index or self.index).get_stats().number_of_documents)
