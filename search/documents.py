@@ -97,6 +97,7 @@ class SiteDocument(msgspec.Struct, kw_only=True):
     city: str
     country: str
     geo: Geo = msgspec.field(name="_geo")
+    status: str
     tz: str
     opening_hours: str | None
     open_slots: list[int]
@@ -177,6 +178,7 @@ def project(
         city=record.city,
         country=record.country,
         geo=Geo(record.lat, record.lng),
+        status=record.status,
         tz=record.timezone,
         opening_hours=record.opening_hours,
         open_slots=open_slots(record.opening_hours, record.timezone),
