@@ -157,30 +157,77 @@ def _lock_sites(session: Session, site_ids: set[str]) -> set[str]:
 def run_once(
     sessions: sessionmaker[Session], writer: IndexWriter, catalogue: Catalogue, limit: int = 500
 ) -> int:
-    """One batch: claim, rebuild, send, wait, mark. Returns the events handled."""
+    """One batch: claim, rebuild, send, wait, mark. Returns the events handled.
+
+    On PostgreSQL the claim (row locks, SKIP LOCKED) is held while Meilisearch applies the
+    batch, so side-by-side workers never take the same rows. SQLite has one writer for the
+    whole file and one worker: there the batch is read, sent, then marked in a second
+    transaction, so API writes are not held up while the engine works.
+    """
     now = utcnow()
+    with sessions() as session:
+        postgres = session.get_bind().dialect.name == "postgresql"
+    if postgres:
+        with transaction(sessions) as session:
+            ids, docs, deletions = _prepare(session, catalogue, limit, now)
+            if not ids:
+                return 0
+            return _send(session, writer, ids, docs, deletions, now)
     with transaction(sessions) as session:
-        events = _claim(session, limit, now)
-        if not events:
-            return 0
-        wanted = affected_sites(session, events)
-        sites = _lock_sites(session, wanted)
-        deferred = {e.id for e in events if e.entity == "site" and e.entity_id not in sites}
-        docs, deletions = documents_for(session, catalogue, sites, now)
-        ids = [e.id for e in events if e.id not in deferred]
-        try:
-            writer.apply(docs, deletions)
-        except IndexError_ as err:
-            _failed(session, ids, str(err), now)
-            log.warning("index write failed", extra={"events": len(ids), "error": str(err)})
-            return 0
+        ids, docs, deletions = _prepare(session, catalogue, limit, now)
+    if not ids:
+        return 0
+    try:
+        writer.apply(docs, deletions)
+        error = None
+    except IndexError_ as err:
+        error = str(err)
+    with transaction(sessions) as session:
+        return _mark(session, ids, error, now)
+
+
+def _prepare(
+    session: Session, catalogue: Catalogue, limit: int, now: datetime
+) -> tuple[list[int], list[SiteDocument], list[str]]:
+    events = _claim(session, limit, now)
+    if not events:
+        return [], [], []
+    wanted = affected_sites(session, events)
+    sites = _lock_sites(session, wanted)
+    if sites != wanted:
+        # Another worker is building some of these sites: leave their events for later.
+        events = [e for e in events if affected_sites(session, [e]) <= sites]
+    docs, deletions = documents_for(session, catalogue, sites, now)
+    return [e.id for e in events], docs, deletions
+
+
+def _send(
+    session: Session,
+    writer: IndexWriter,
+    ids: list[int],
+    docs: list[SiteDocument],
+    deletions: list[str],
+    now: datetime,
+) -> int:
+    try:
+        writer.apply(docs, deletions)
+    except IndexError_ as err:
+        return _mark(session, ids, str(err), now)
+    return _mark(session, ids, None, now)
+
+
+def _mark(session: Session, ids: list[int], error: str | None, now: datetime) -> int:
+    if error is None:
         session.execute(
             update(OutboxEvent).where(OutboxEvent.id.in_(ids)).values(processed_at=utcnow())
         )
-    return len(ids)
+        return len(ids)
+    _failed(session, ids, error, now)
+    log.warning("index write failed", extra={"events": len(ids), "error": error})
+    return 0
 
 
-def _failed(session: Session, ids: list[str] | list[int], error: str, now: datetime) -> None:
+def _failed(session: Session, ids: list[int], error: str, now: datetime) -> None:
     for event in session.scalars(select(OutboxEvent).where(OutboxEvent.id.in_(ids))):
         event.attempts += 1
         event.last_error = error[:2000]

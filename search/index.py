@@ -168,7 +168,7 @@ class IndexWriter:
         _wait(self.client, self.client.swap_indexes([{"indexes": [a, b]}]).task_uid)
 
     def drop(self, index: str) -> None:
-        with contextlib.suppress(MeilisearchApiError):
+        with contextlib.suppress(MeilisearchApiError, IndexError_):  # already gone is fine
             _wait(self.client, self.client.delete_index(index).task_uid)
 
     def count(self, index: str | None = None) -> int:

@@ -152,3 +152,58 @@ def table_snapshot(sessions: sessionmaker[Session]) -> dict[str, list[tuple]]:  
             t.name: sorted(tuple(map(str, r)) for r in session.execute(t.select()))
             for t in Base.metadata.sorted_tables
         }
+
+
+# --- search ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def meili_keys(meili: MeiliProcess):  # type: ignore[no-untyped-def]
+    from search.index import ensure_keys
+
+    return ensure_keys(meili.url, meili.master_key)
+
+
+@pytest.fixture()
+def index(meili: MeiliProcess, meili_keys):  # type: ignore[no-untyped-def]
+    """An empty 'sites' index with our settings, and the writer the sync worker uses."""
+    from search.index import INDEX, IndexWriter, ensure_settings
+
+    writer = IndexWriter(meili.url, meili_keys.write)
+    writer.drop(INDEX)
+    ensure_settings(meili.url, meili_keys.write)
+    return writer
+
+
+@pytest.fixture()
+def search_client(
+    settings: Settings,
+    engine: Engine,
+    sessions: sessionmaker[Session],
+    meili: MeiliProcess,
+    meili_keys,
+    index,
+    gazetteer,
+) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
+    """The API with the index for searches; tests run the sync worker themselves."""
+    app = create_app(
+        settings,
+        engine=engine,
+        meili_url=meili.url,
+        search_key=meili_keys.search,
+        geocoder=gazetteer,
+    )
+    app.on_shutdown.clear()
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+def drain(sessions: sessionmaker[Session], writer) -> int:  # type: ignore[no-untyped-def]
+    """Run the sync worker until the outbox is empty."""
+    from certifications.catalogue import default_catalogue
+    from directory.sync import run_once
+
+    total = 0
+    while handled := run_once(sessions, writer, default_catalogue()):
+        total += handled
+    return total
