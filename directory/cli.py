@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from meilisearch.errors import MeilisearchError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from sqlalchemy import func, select
 
@@ -101,10 +102,26 @@ def serve(ctx: Context, demo: bool) -> None:
     try:
         url = engine_proc.url if engine_proc else settings.meili_url
         assert url is not None  # noqa: S101 - managed, or MEILI_URL set
-        keys = _engine_keys(settings, url, engine_proc)
-        ensure_settings(url, keys.write)
-        writer = IndexWriter(url, keys.write) if settings.sync == "in-process" else None
-        app = create_app(settings, meili_url=url, search_key=keys.search, writer=writer)
+        try:
+            keys: Keys | None = _engine_keys(settings, url, engine_proc)
+            ensure_settings(url, keys.write)  # type: ignore[union-attr]
+        except (IndexError_, MeilisearchError) as err:
+            # The service still answers (searches from the database); with keys given, the
+            # sync worker keeps retrying until the engine is back.
+            log.warning("search engine unreachable at start-up", extra={"error": str(err)})
+            keys = (
+                Keys(search=settings.meili_search_key, write=settings.meili_write_key)
+                if settings.meili_search_key and settings.meili_write_key
+                else None
+            )
+        writer = (
+            IndexWriter(url, keys.write)
+            if keys is not None and settings.sync == "in-process"
+            else None
+        )
+        app = create_app(
+            settings, meili_url=url, search_key=keys.search if keys else None, writer=writer
+        )
         log.info("serving", extra={"url": f"http://{settings.host}:{settings.port}"})
         uvicorn.run(
             app, host=settings.host, port=settings.port, log_config=None, server_header=False

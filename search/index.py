@@ -160,7 +160,8 @@ class IndexWriter:
                 payload = msgspec.json.decode(msgspec.json.encode(list(documents)))
                 _wait(self.client, target.add_documents(payload, primary_key="id").task_uid)
             if deletions:
-                _wait(self.client, target.delete_documents(list(deletions)).task_uid)
+                ids = ", ".join('"' + d + '"' for d in deletions)  # ids are our own st_… values
+                _wait(self.client, target.delete_documents(filter=f"id IN [{ids}]").task_uid)
         except (MeilisearchApiError, MeilisearchCommunicationError) as err:
             raise IndexError_(str(err)) from err
 

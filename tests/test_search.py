@@ -21,7 +21,7 @@ from certifications.catalogue import default_catalogue
 from directory import attestations as trust
 from directory import profiles
 from directory.db import transaction
-from directory.models import OutboxEvent, Site, Technician
+from directory.models import Attestation, OutboxEvent, Site, Technician
 from directory.schemas import OrganisationCreate, SiteCreate
 from directory.sync import SyncWorker
 from search.engine import MeiliProcess
@@ -176,16 +176,19 @@ def test_an_attestation_expiring_between_two_searches_stops_matching(
 ) -> None:
     site = add_site(sessions, gazetteer, "SERMI", 45.76, 4.84)
     iss, key = _issuer(sessions, "eu.sermi.operator", kind="certification-body")
-    _attest(sessions, iss, key, site, "eu.sermi.operator", seconds=3)
+    jti = _attest(sessions, iss, key, site, "eu.sermi.operator", seconds=8)
+    with sessions() as s:
+        ends = s.get(Attestation, jti).valid_until  # type: ignore[union-attr]
     drain(sessions, index)
     params = {"lat": LYON[0], "lng": LYON[1], "competence": "eu.sermi.operator"}
     assert both(search_client, client, params) == [site]
-    time.sleep(3.2)  # no sync, no rebuild in between: the index already knows the end
+    time.sleep(max((ends - datetime.now(UTC)).total_seconds(), 0) + 0.2)
+    # No sync, no rebuild in between: the index already knew when it ends.
     assert both(search_client, client, params) == []
-    future = (datetime.now(UTC) + timedelta(days=1)).isoformat()
-    past = (datetime.now(UTC) - timedelta(seconds=2)).isoformat()
-    assert both(search_client, client, {**params, "valid_at": past}) == [site]
-    assert both(search_client, client, {**params, "valid_at": future}) == []
+    just_before = (ends - timedelta(seconds=1)).isoformat()
+    at_the_end = ends.isoformat()
+    assert both(search_client, client, {**params, "valid_at": just_before}) == [site]
+    assert both(search_client, client, {**params, "valid_at": at_the_end}) == []
 
 
 def test_declared_competences_count_only_when_asked(
