@@ -29,7 +29,6 @@ from pathlib import Path
 
 import httpx
 import msgspec
-from geopy.distance import geodesic
 from sqlalchemy import insert
 
 from certifications.catalogue import default_catalogue
@@ -43,7 +42,7 @@ from search.engine import MeiliProcess
 from search.geocode import default_gazetteer
 from search.index import INDEX, IndexWriter, ensure_keys, ensure_settings
 from search.query import SearchQuery, build_filter
-from search.results import matches
+from search.results import distances_m, matches
 
 RESULTS = Path(__file__).parent / "results" / "search_bench.json"
 ROOT = Path(__file__).resolve().parent.parent
@@ -191,20 +190,20 @@ def time_calls(client: httpx.Client, calls: list, warm: int = 20) -> list[float]
 def reference_top(records, docs_by_id, params, k=20) -> list[str]:
     """Brute force: every site, exact geodesic distance, the same filter rules."""
     query = as_query(params)
-    origin = (query.lat, query.lng)
     radius = query.radius_km * 1000
     dlat = radius / 111_000 * 1.05
     dlng = dlat / max(math.cos(math.radians(query.lat)), 0.01)
     now = datetime.now(UTC)
-    found = []
-    for r in records:
-        if abs(r.lat - query.lat) > dlat or abs(r.lng - query.lng) > dlng:
-            continue
-        d = geodesic(origin, (r.lat, r.lng)).meters
-        if d <= radius and matches(
-            docs_by_id[r.id], query, default_catalogue(), valid_at=now, open_at=None
-        ):
-            found.append((int(d * 1000), r.id))
+    near = [
+        docs_by_id[r.id]
+        for r in records
+        if abs(r.lat - query.lat) <= dlat and abs(r.lng - query.lng) <= dlng
+    ]
+    found = [
+        (int(d * 1000), doc.id)
+        for d, doc in zip(distances_m(query.lat, query.lng, near), near, strict=True)
+        if d <= radius and matches(doc, query, default_catalogue(), valid_at=now, open_at=None)
+    ]
     return [sid for _, sid in sorted(found)[:k]]
 
 
@@ -297,8 +296,8 @@ def load_record(url: str, records: list[SiteRecord], holdings: dict[str, list[Ho
 
 
 def serve(env: dict[str, str], port: int) -> subprocess.Popen:
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "atelier"), "serve"],  # noqa: S603
+    proc = subprocess.Popen(  # noqa: S603 - our own command
+        [str(Path(sys.executable).parent / "atelier"), "serve"],
         env={**os.environ, **env, "ATELIER_PORT": str(port), "ATELIER_LOG_LEVEL": "WARNING"},
         cwd=ROOT,
         stdout=subprocess.DEVNULL,

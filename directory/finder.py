@@ -25,7 +25,7 @@ from search.query import FACETS, Cursor, SearchQuery, build_filter
 from search.results import (
     Origin,
     SearchResponse,
-    distance_m,
+    distances_m,
     facet_counts,
     item,
     matches,
@@ -38,6 +38,7 @@ __all__ = ["search_database", "search_engine"]
 # How far the engine's (haversine) order may stray from the exact geodesic one, in positions:
 # the engine is asked for this many more hits either side of a page, and the page is re-ranked.
 PAD = 12
+RETRIEVED = [f for f in SiteDocument.__struct_encode_fields__ if f != "open_slots"]
 # The engine filters on a radius a little wider than asked; the exact geodesic test follows.
 RADIUS_SLACK = 1.01
 
@@ -92,14 +93,14 @@ async def search_engine(
         "filter": clauses,
         "offset": start,
         "limit": query.limit + (offset - start) + PAD + 1,
-        "attributesToRetrieve": ["*"],
+        "attributesToRetrieve": RETRIEVED,
     }
     if by_distance:
         body["sort"] = [f"_geoPoint({origin.lat}, {origin.lng}):asc"]
     if query.facets:
         body["facets"] = [FACETS[f] for f in query.facets]
     result = await searcher.search(body)
-    ranked = [(distance_m(origin.lat, origin.lng, h), h) for h in result.hits]
+    ranked = list(zip(distances_m(origin.lat, origin.lng, result.hits), result.hits, strict=True))
     ranked = [(d, h) for d, h in ranked if d <= radius_m]
     if by_distance:
         ranked = sorted(
@@ -146,12 +147,13 @@ def search_database_sync(
     radius_m = query.radius_km * 1000
     with transaction(sessions) as session:
         docs, _ = documents_for(session, catalogue, _candidates(session, origin, radius_m), now)
-    found = [
-        (distance_m(origin.lat, origin.lng, d), d)
+    kept = [
+        d
         for d in docs
         if matches(d, query, catalogue, valid_at=valid_at, open_at=open_at)
         and text_matches(d, query.q)
     ]
+    found = list(zip(distances_m(origin.lat, origin.lng, kept), kept, strict=True))
     found = [(dist, d) for dist, d in found if dist <= radius_m]
     if query.sort == "distance":
         found.sort(key=lambda r: _key(r[0], r[1].id))

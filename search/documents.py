@@ -28,6 +28,7 @@ __all__ = [
     "SiteRecord",
     "Window",
     "field_key",
+    "open_slot_set",
     "open_slots",
     "project",
     "slot_at",
@@ -100,7 +101,7 @@ class SiteDocument(msgspec.Struct, kw_only=True):
     status: str
     tz: str
     opening_hours: str | None
-    open_slots: list[int]
+    open_slots: list[int] = []  # noqa: RUF012 - msgspec copies mutable defaults
     brands: list[str]
     vehicles: list[str]
     powertrains: list[str]
@@ -202,6 +203,11 @@ def project(
             for s, h in sorted(best.items())
         ],
     )
+
+
+@lru_cache(maxsize=4096)
+def open_slot_set(expression: str | None, timezone: str) -> frozenset[int]:
+    return frozenset(open_slots(expression, timezone))
 
 
 def slot_at(t: datetime, timezone: str) -> int:

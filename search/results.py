@@ -6,18 +6,18 @@ fallback; distances are geodesic (WGS84) on both, and the order is (distance, id
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from functools import lru_cache
 
 import msgspec
-from geopy.distance import geodesic
+from pyproj import Geod
 
 from certifications.catalogue import Catalogue
-from search.documents import FAR, SiteDocument, field_key, slot_at
+from search.documents import FAR, SiteDocument, field_key, open_slot_set, slot_at
 from search.query import FACETS, SearchQuery
 
-__all__ = ["Origin", "SearchItem", "SearchResponse", "distance_m", "item", "matches"]
+__all__ = ["Origin", "SearchItem", "SearchResponse", "distances_m", "item", "matches"]
 
 
 class Origin(msgspec.Struct):
@@ -69,8 +69,19 @@ class SearchResponse(msgspec.Struct, kw_only=True):
     next_cursor: str | None
 
 
-def distance_m(lat: float, lng: float, doc: SiteDocument) -> float:
-    return float(geodesic((lat, lng), (doc.geo.lat, doc.geo.lng)).meters)
+_WGS84 = Geod(ellps="WGS84")
+
+
+def distances_m(lat: float, lng: float, docs: Sequence[SiteDocument]) -> list[float]:
+    """Geodesic distances on the WGS84 ellipsoid (Karney's algorithm, as geopy's), computed
+    for a whole page at once in PROJ's C code: ~1 µs a site instead of ~100 µs."""
+    if not docs:
+        return []
+    n = len(docs)
+    _, _, dist = _WGS84.inv(
+        [lng] * n, [lat] * n, [d.geo.lng for d in docs], [d.geo.lat for d in docs]
+    )
+    return [float(x) for x in dist]
 
 
 def _holds(doc: SiteDocument, scheme: str, at: int, include_declared: bool) -> bool:
@@ -183,6 +194,8 @@ def item(
         competences=matched,
         brands=doc.brands,
         networks=doc.networks,
-        open_now=slot_at(now, doc.tz) in doc.open_slots,
+        # The same slots the open_at filter reads, from the (cached) expression: the engine is
+        # not asked to send 100-odd slot numbers back with every hit.
+        open_now=slot_at(now, doc.tz) in open_slot_set(doc.opening_hours, doc.tz),
         url=f"/v1/sites/{doc.id}",
     )
