@@ -169,62 +169,102 @@ def run_once(
         postgres = session.get_bind().dialect.name == "postgresql"
     if postgres:
         with transaction(sessions) as session:
-            ids, docs, deletions = _prepare(session, catalogue, limit, now)
-            if not ids:
+            batch = _prepare(session, catalogue, limit, now)
+            if not batch.ids:
                 return 0
-            return _send(session, writer, ids, docs, deletions, now)
+            return _mark(session, batch, *_write(writer, batch), now)
     with transaction(sessions) as session:
-        ids, docs, deletions = _prepare(session, catalogue, limit, now)
-    if not ids:
+        batch = _prepare(session, catalogue, limit, now)
+    if not batch.ids:
         return 0
-    try:
-        writer.apply(docs, deletions)
-        error = None
-    except IndexError_ as err:
-        error = str(err)
+    outcome = _write(writer, batch)
     with transaction(sessions) as session:
-        return _mark(session, ids, error, now)
+        return _mark(session, batch, *outcome, now)
 
 
-def _prepare(
-    session: Session, catalogue: Catalogue, limit: int, now: datetime
-) -> tuple[list[int], list[SiteDocument], list[str]]:
+class _Batch:
+    def __init__(
+        self,
+        ids: list[int],
+        docs: list[SiteDocument],
+        deletions: list[str],
+        refused: dict[str, str],
+    ) -> None:
+        self.ids, self.docs, self.deletions, self.refused = ids, docs, deletions, refused
+
+
+def _prepare(session: Session, catalogue: Catalogue, limit: int, now: datetime) -> _Batch:
     events = _claim(session, limit, now)
     if not events:
-        return [], [], []
+        return _Batch([], [], [], {})
     wanted = affected_sites(session, events)
     sites = _lock_sites(session, wanted)
     if sites != wanted:
         # Another worker is building some of these sites: leave their events for later.
         events = [e for e in events if affected_sites(session, [e]) <= sites]
-    docs, deletions = documents_for(session, catalogue, sites, now)
-    return [e.id for e in events], docs, deletions
-
-
-def _send(
-    session: Session,
-    writer: IndexWriter,
-    ids: list[int],
-    docs: list[SiteDocument],
-    deletions: list[str],
-    now: datetime,
-) -> int:
+    refused: dict[str, str] = {}
     try:
-        writer.apply(docs, deletions)
+        docs, deletions = documents_for(session, catalogue, sites, now)
+    except Exception:  # noqa: BLE001 - find the site that cannot be projected, spare the rest
+        docs, deletions = [], []
+        for site_id in sorted(sites):
+            try:
+                one, gone = documents_for(session, catalogue, [site_id], now)
+            except Exception as err:  # noqa: BLE001
+                refused[site_id] = f"cannot build the document: {err!r}"[:2000]
+                continue
+            docs += one
+            deletions += gone
+    return _Batch([e.id for e in events], docs, deletions, refused)
+
+
+def _write(writer: IndexWriter, batch: _Batch) -> tuple[str | None, dict[str, str]]:
+    """Send the batch: (an error that concerns all of it, the documents refused one by one)."""
+    try:
+        writer.apply(batch.docs, batch.deletions)
+        return None, {}
     except IndexError_ as err:
-        return _mark(session, ids, str(err), now)
-    return _mark(session, ids, None, now)
+        if err.unreachable or len(batch.docs) <= 1:
+            return str(err), {}
+    # The engine refused the batch: send documents one at a time to find the culprit(s).
+    refused: dict[str, str] = {}
+    for doc in batch.docs:
+        try:
+            writer.apply([doc], [])
+        except IndexError_ as err:
+            if err.unreachable:
+                return str(err), {}
+            refused[doc.id] = str(err)
+    try:
+        writer.apply([], batch.deletions)
+    except IndexError_ as err:
+        return str(err), {}
+    return None, refused
 
 
-def _mark(session: Session, ids: list[int], error: str | None, now: datetime) -> int:
-    if error is None:
+def _mark(
+    session: Session, batch: _Batch, error: str | None, refused: dict[str, str], now: datetime
+) -> int:
+    if error is not None:
+        _failed(session, batch.ids, error, now)
+        log.warning("index write failed", extra={"events": len(batch.ids), "error": error})
+        return 0
+    refused = {**batch.refused, **refused}
+    failed: dict[int, str] = {}
+    if refused:
+        for event in session.scalars(select(OutboxEvent).where(OutboxEvent.id.in_(batch.ids))):
+            hit = affected_sites(session, [event]) & set(refused)
+            if hit:
+                failed[event.id] = "; ".join(f"{s}: {refused[s]}" for s in sorted(hit))
+        for event_id, reason in failed.items():
+            _failed(session, [event_id], reason, now)
+        log.warning("documents refused", extra={"sites": sorted(refused)})
+    done = [i for i in batch.ids if i not in failed]
+    if done:
         session.execute(
-            update(OutboxEvent).where(OutboxEvent.id.in_(ids)).values(processed_at=utcnow())
+            update(OutboxEvent).where(OutboxEvent.id.in_(done)).values(processed_at=utcnow())
         )
-        return len(ids)
-    _failed(session, ids, error, now)
-    log.warning("index write failed", extra={"events": len(ids), "error": error})
-    return 0
+    return len(done) or len(batch.ids)  # a pass that parked or delayed rows still progressed
 
 
 def _failed(session: Session, ids: list[int], error: str, now: datetime) -> None:

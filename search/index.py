@@ -14,7 +14,11 @@ from typing import Any
 
 import meilisearch
 import msgspec
-from meilisearch.errors import MeilisearchApiError, MeilisearchCommunicationError
+from meilisearch.errors import (
+    MeilisearchApiError,
+    MeilisearchCommunicationError,
+    MeilisearchTimeoutError,
+)
 
 from search.documents import SiteDocument
 
@@ -81,7 +85,11 @@ SETTINGS: dict[str, Any] = {
 
 
 class IndexError_(RuntimeError):  # noqa: N801 - not the builtin IndexError
-    """The engine refused or failed a write."""
+    """The engine refused a write, or could not be reached (``unreachable``: retry later)."""
+
+    def __init__(self, message: str, *, unreachable: bool = False) -> None:
+        super().__init__(message)
+        self.unreachable = unreachable
 
 
 class Keys(msgspec.Struct, frozen=True):
@@ -162,8 +170,10 @@ class IndexWriter:
             if deletions:
                 ids = ", ".join('"' + d + '"' for d in deletions)  # ids are our own st_… values
                 _wait(self.client, target.delete_documents(filter=f"id IN [{ids}]").task_uid)
-        except (MeilisearchApiError, MeilisearchCommunicationError) as err:
-            raise IndexError_(str(err)) from err
+        except (MeilisearchCommunicationError, MeilisearchTimeoutError) as err:
+            raise IndexError_(str(err), unreachable=True) from err
+        except MeilisearchApiError as err:
+            raise IndexError_(str(err), unreachable=err.status_code >= 500) from err
 
     def swap(self, a: str, b: str) -> None:
         _wait(self.client, self.client.swap_indexes([{"indexes": [a, b]}]).task_uid)

@@ -375,3 +375,28 @@ def test_killing_the_engine_during_a_thousand_updates_loses_none(
     ).json()["results"]
     assert {d["id"]: d["name"] for d in indexed} == names
     proc.stop()
+
+
+def test_a_document_the_engine_refuses_is_parked_and_spares_the_others(
+    search_client, sessions, index, gazetteer
+) -> None:
+    from sqlalchemy import update
+
+    from directory.sync import MAX_ATTEMPTS, run_once
+
+    good = add_site(sessions, gazetteer, "Good", 45.76, 4.84)
+    bad = add_site(sessions, gazetteer, "Bad", 45.77, 4.84)
+    with transaction(sessions) as s:
+        # Out-of-range coordinates written behind the API's back: the engine will refuse them.
+        s.execute(update(Site).where(Site.id == bad).values(lat=123.0))
+    for _ in range(MAX_ATTEMPTS):
+        run_once(sessions, index, default_catalogue())
+        with transaction(sessions) as s:  # let the backoff pass at once
+            s.execute(update(OutboxEvent).values(available_at=None))
+    assert ids(search_client.get("/v1/search", params={"lat": 45.76, "lng": 4.84})) == [good]
+    with sessions() as s:
+        events = s.scalars(select(OutboxEvent).where(OutboxEvent.entity_id == bad)).all()
+        done = s.scalars(select(OutboxEvent).where(OutboxEvent.entity_id == good)).all()
+    assert all(e.parked_at is not None and e.attempts == MAX_ATTEMPTS for e in events)
+    assert all("_geo" in (e.last_error or "") for e in events)
+    assert all(e.processed_at is not None for e in done)
