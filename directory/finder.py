@@ -7,6 +7,7 @@ may differ.
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Sequence
 from datetime import datetime
@@ -31,13 +32,13 @@ from search.results import (
     matches,
     text_matches,
 )
-from search.searcher import MeiliSearcher
+from search.searcher import EngineUnavailable, MeiliSearcher
 
 __all__ = ["search_database", "search_engine"]
 
-# How far the engine's (haversine) order may stray from the exact geodesic one, in positions:
-# the engine is asked for this many more hits either side of a page, and the page is re-ranked.
-PAD = 12
+# The first circle tried when ranking by distance, and the most hits fetched at once.
+START_RADIUS_M = 3_000.0
+MAX_FETCH = 10_000
 RETRIEVED = [f for f in SiteDocument.__struct_encode_fields__ if f != "open_slots"]
 # The engine filters on a radius a little wider than asked; the exact geodesic test follows.
 RADIUS_SLACK = 1.01
@@ -69,6 +70,19 @@ def _page(
     ).encode()
 
 
+def bbox(origin: Origin, radius_m: float) -> tuple[float, float, float, float]:
+    """A box that surely holds the circle (a little wider, for the ellipsoid): lat/lng bounds."""
+    dlat = math.degrees(radius_m / 6_356_752.0) * RADIUS_SLACK
+    coslat = max(math.cos(math.radians(min(abs(origin.lat) + dlat, 89.9))), 1e-6)
+    dlng = min(math.degrees(radius_m / (6_378_137.0 * coslat)) * RADIUS_SLACK, 180.0)
+    return (origin.lat - dlat, origin.lat + dlat, origin.lng - dlng, origin.lng + dlng)
+
+
+def _box_clause(box: tuple[float, float, float, float]) -> str:
+    lat0, lat1, lng0, lng1 = box
+    return f"lat >= {lat0} AND lat <= {lat1} AND lng >= {lng0} AND lng <= {lng1}"
+
+
 async def search_engine(
     searcher: MeiliSearcher,
     query: SearchQuery,
@@ -80,34 +94,49 @@ async def search_engine(
     open_at: datetime | None,
     now: datetime,
 ) -> SearchResponse:
-    """Raises EngineUnavailable when the index cannot answer."""
+    """Raises EngineUnavailable when the index cannot answer.
+
+    By distance: the engine is asked for every match in a box around a circle that grows until
+    it holds enough matches for the page (or reaches the radius); those are ranked by exact
+    geodesic distance here. The set within the circle is complete at each step, so the order
+    is exact, whatever the engine's own ranking.
+    """
     zones = await searcher.timezones() if open_at is not None else []
     radius_m = query.radius_km * 1000
     clauses = build_filter(query, catalogue, valid_at=valid_at, open_at=open_at, timezones=zones)
-    clauses.append(f"_geoRadius({origin.lat}, {origin.lng}, {math.ceil(radius_m * RADIUS_SLACK)})")
     offset = cursor.offset if cursor else 0
-    by_distance = query.sort == "distance"
-    start = max(offset - PAD, 0) if by_distance else offset
-    body: dict[str, Any] = {
+    summary_body: dict[str, Any] = {
         "q": query.q or "",
-        "filter": clauses,
-        "offset": start,
-        "limit": query.limit + (offset - start) + PAD + 1,
-        "attributesToRetrieve": RETRIEVED,
+        "limit": 0,
+        "filter": [*clauses, _box_clause(bbox(origin, radius_m))],
     }
-    if by_distance:
-        body["sort"] = [f"_geoPoint({origin.lat}, {origin.lng}):asc"]
     if query.facets:
-        body["facets"] = [FACETS[f] for f in query.facets]
-    result = await searcher.search(body)
-    ranked = list(zip(distances_m(origin.lat, origin.lng, result.hits), result.hits, strict=True))
-    ranked = [(d, h) for d, h in ranked if d <= radius_m]
-    if by_distance:
-        ranked = sorted(
-            (r for r in ranked if _after(cursor, r[0], r[1].id)), key=lambda r: _key(r[0], r[1].id)
-        )
-    more = result.estimatedTotalHits > start + len(result.hits)
-    page, next_cursor = _page(ranked, query, cursor, query.fingerprint(), more)
+        summary_body["facets"] = [FACETS[f] for f in query.facets]
+    summary = asyncio.ensure_future(searcher.search(summary_body))
+    try:
+        if query.sort == "distance":
+            ranked = await _nearest(
+                searcher, query, clauses, origin, radius_m, needed=offset + query.limit + 1
+            )
+            ranked = [r for r in ranked if _after(cursor, r[0], r[1].id)]
+        else:
+            body = {
+                "q": query.q or "",
+                "offset": offset,
+                "limit": query.limit + 1,
+                "attributesToRetrieve": RETRIEVED,
+                "filter": [*clauses, _box_clause(bbox(origin, radius_m))],
+            }
+            hits = (await searcher.search(body)).hits
+            ranked = [
+                (d, h)
+                for d, h in zip(distances_m(origin.lat, origin.lng, hits), hits, strict=True)
+                if d <= radius_m
+            ]
+        result = await summary
+    finally:
+        summary.cancel()
+    page, next_cursor = _page(ranked, query, cursor, query.fingerprint(), False)
     facets: dict[str, dict[str, int]] = {
         f: result.facetDistribution.get(FACETS[f], {}) for f in query.facets
     }
@@ -120,16 +149,49 @@ async def search_engine(
     )
 
 
+async def _nearest(
+    searcher: MeiliSearcher,
+    query: SearchQuery,
+    clauses: list[str],
+    origin: Origin,
+    radius_m: float,
+    needed: int,
+) -> list[tuple[float, Any]]:
+    """Every match within the smallest circle (≤ radius) that holds ``needed`` of them,
+    ranked by (distance, id)."""
+    cap = min(MAX_FETCH, max(500, 4 * needed))
+    r = min(radius_m, START_RADIUS_M)
+    for _ in range(24):
+        body = {
+            "q": query.q or "",
+            "limit": cap,
+            "attributesToRetrieve": RETRIEVED,
+            "filter": [*clauses, _box_clause(bbox(origin, r))],
+        }
+        result = await searcher.search(body)
+        if result.estimatedTotalHits > cap and len(result.hits) >= cap:
+            r *= 0.5 * math.sqrt(cap / result.estimatedTotalHits)  # too many: a smaller circle
+            continue
+        hits = result.hits
+        ranked = [
+            (d, h)
+            for d, h in zip(distances_m(origin.lat, origin.lng, hits), hits, strict=True)
+            if d <= r
+        ]
+        if len(ranked) >= needed or r >= radius_m:
+            return sorted(ranked, key=lambda x: _key(x[0], x[1].id))
+        # Not enough yet: grow the circle by the density seen so far.
+        growth = math.sqrt(needed / max(len(ranked), 1)) * 1.3
+        r = min(radius_m, r * max(2.0, growth))
+    raise EngineUnavailable("could not bound the query")  # pragma: no cover - defensive
+
+
 def _candidates(session: Session, origin: Origin, radius_m: float) -> list[str]:
-    """A bounding box in SQL (indexed on lat, lng); the exact distance follows in Python."""
-    dlat = math.degrees(radius_m / 6_356_752.0) * RADIUS_SLACK
-    coslat = max(math.cos(math.radians(min(abs(origin.lat) + dlat, 89.9))), 1e-6)
-    dlng = min(math.degrees(radius_m / (6_378_137.0 * coslat)) * RADIUS_SLACK, 180.0)
+    """The same box in SQL (indexed on lat, lng); the exact distance follows in Python."""
+    lat0, lat1, lng0, lng1 = bbox(origin, radius_m)
     stmt = select(Site.id).where(
-        Site.status == "active", Site.lat.between(origin.lat - dlat, origin.lat + dlat)
+        Site.status == "active", Site.lat.between(lat0, lat1), Site.lng.between(lng0, lng1)
     )
-    if origin.lng - dlng >= -180 and origin.lng + dlng <= 180:
-        stmt = stmt.where(Site.lng.between(origin.lng - dlng, origin.lng + dlng))
     return list(session.scalars(stmt))
 
 

@@ -38,23 +38,31 @@ TASK_TIMEOUT_MS = 120_000
 
 SETTINGS: dict[str, Any] = {
     "searchableAttributes": ["name", "organisation", "city", "services", "brands", "postcode"],
+    # Only what queries use, each with only the operations it needs (comparisons cost more).
     "filterableAttributes": [
-        "_geo",
-        "status",
-        "brands",
-        "vehicles",
-        "powertrains",
-        "services",
-        "networks",
-        "competences",
-        "domains",
-        "comp",
-        "tz",
-        "open_slots",
-        "kind",
-        "id",
+        {
+            "attributePatterns": ["lat", "lng", "comp.*"],
+            "features": {"facetSearch": False, "filter": {"equality": False, "comparison": True}},
+        },
+        {
+            "attributePatterns": [
+                "status",
+                "brands",
+                "vehicles",
+                "powertrains",
+                "services",
+                "networks",
+                "competences",
+                "domains",
+                "tz",
+                "open_slots",
+                "id",
+            ],
+            "features": {"facetSearch": False, "filter": {"equality": True, "comparison": False}},
+        },
     ],
-    "sortableAttributes": ["_geo", "name"],
+    "facetSearch": False,
+    "sortableAttributes": [],
     "displayedAttributes": ["*"],
     "rankingRules": ["words", "typo", "proximity", "attribute", "sort", "exactness"],
     "typoTolerance": {
@@ -140,10 +148,17 @@ def ensure_settings(url: str, write_key: str, index: str = INDEX) -> None:
     except MeilisearchApiError:
         _wait(client, client.create_index(index, {"primaryKey": "id"}).task_uid)
     current = client.index(index).get_settings()
-    wanted = {k: v for k, v in SETTINGS.items() if current.get(k) != v}
+    wanted = {k: v for k, v in SETTINGS.items() if not _covers(current.get(k), v)}
     if wanted:
         _wait(client, client.index(index).update_settings(SETTINGS).task_uid)
         log.info("index settings applied", extra={"index": index, "changed": sorted(wanted)})
+
+
+def _covers(current: Any, wanted: Any) -> bool:
+    """The engine echoes settings with its own defaults added: compare what we set only."""
+    if isinstance(wanted, dict) and isinstance(current, dict):
+        return all(_covers(current.get(k), v) for k, v in wanted.items())
+    return bool(current == wanted)
 
 
 def _wait(client: meilisearch.Client, task_uid: int) -> None:

@@ -78,9 +78,7 @@ def distances_m(lat: float, lng: float, docs: Sequence[SiteDocument]) -> list[fl
     if not docs:
         return []
     n = len(docs)
-    _, _, dist = _WGS84.inv(
-        [lng] * n, [lat] * n, [d.geo.lng for d in docs], [d.geo.lat for d in docs]
-    )
+    _, _, dist = _WGS84.inv([lng] * n, [lat] * n, [d.lng for d in docs], [d.lat for d in docs])
     return [float(x) for x in dist]
 
 
@@ -189,7 +187,7 @@ def item(
         address=Address(
             street=doc.street, postcode=doc.postcode, city=doc.city, country=doc.country
         ),
-        location=Location(lat=doc.geo.lat, lng=doc.geo.lng),
+        location=Location(lat=doc.lat, lng=doc.lng),
         distance_m=round(dist),
         competences=matched,
         brands=doc.brands,

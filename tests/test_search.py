@@ -377,7 +377,7 @@ def test_killing_the_engine_during_a_thousand_updates_loses_none(
     proc.stop()
 
 
-def test_a_document_the_engine_refuses_is_parked_and_spares_the_others(
+def test_a_site_that_cannot_be_indexed_is_parked_and_spares_the_others(
     search_client, sessions, index, gazetteer
 ) -> None:
     from sqlalchemy import update
@@ -387,8 +387,9 @@ def test_a_document_the_engine_refuses_is_parked_and_spares_the_others(
     good = add_site(sessions, gazetteer, "Good", 45.76, 4.84)
     bad = add_site(sessions, gazetteer, "Bad", 45.77, 4.84)
     with transaction(sessions) as s:
-        # Out-of-range coordinates written behind the API's back: the engine will refuse them.
-        s.execute(update(Site).where(Site.id == bad).values(lat=123.0))
+        # Opening hours no parser reads, written behind the API's back: no document can be
+        # built for this site.
+        s.execute(update(Site).where(Site.id == bad).values(opening_hours="Mo-Fx nonsense"))
     for _ in range(MAX_ATTEMPTS):
         run_once(sessions, index, default_catalogue())
         with transaction(sessions) as s:  # let the backoff pass at once
@@ -398,5 +399,16 @@ def test_a_document_the_engine_refuses_is_parked_and_spares_the_others(
         events = s.scalars(select(OutboxEvent).where(OutboxEvent.entity_id == bad)).all()
         done = s.scalars(select(OutboxEvent).where(OutboxEvent.entity_id == good)).all()
     assert all(e.parked_at is not None and e.attempts == MAX_ATTEMPTS for e in events)
-    assert all("_geo" in (e.last_error or "") for e in events)
+    assert all("cannot build the document" in (e.last_error or "") for e in events)
     assert all(e.processed_at is not None for e in done)
+
+
+def test_index_settings_are_applied_once(meili, meili_keys, index) -> None:
+    def tasks() -> int:
+        auth = {"Authorization": f"Bearer {meili.master_key}"}
+        reply = httpx.get(f"{meili.url}/tasks", headers=auth)
+        return int(reply.json()["total"])
+
+    before = tasks()
+    ensure_settings(meili.url, meili_keys.write)
+    assert tasks() == before  # nothing to change: no settings task, no reindexing
