@@ -7,7 +7,6 @@ may differ.
 
 from __future__ import annotations
 
-import asyncio
 import math
 from collections.abc import Sequence
 from datetime import datetime
@@ -22,7 +21,10 @@ from directory.db import transaction
 from directory.models import Site
 from directory.sync import documents_for
 from search.documents import SiteDocument
-from search.query import FACETS, Cursor, SearchQuery, build_filter
+from search.query import FACETS, Cursor, SearchQuery, build_filter, quote
+from search.results import (
+    WGS84 as _WGS84,
+)
 from search.results import (
     Origin,
     SearchResponse,
@@ -32,14 +34,14 @@ from search.results import (
     matches,
     text_matches,
 )
-from search.searcher import EngineUnavailable, MeiliSearcher
+from search.searcher import EnginePoint, EngineUnavailable, MeiliSearcher
 
 __all__ = ["search_database", "search_engine"]
 
 # The first circle tried when ranking by distance, and the most hits fetched at once.
 START_RADIUS_M = 3_000.0
 MAX_FETCH = 10_000
-RETRIEVED = [f for f in SiteDocument.__struct_encode_fields__ if f != "open_slots"]
+RETRIEVED = list(SiteDocument.__struct_encode_fields__)
 # The engine filters on a radius a little wider than asked; the exact geodesic test follows.
 RADIUS_SLACK = 1.01
 
@@ -96,10 +98,11 @@ async def search_engine(
 ) -> SearchResponse:
     """Raises EngineUnavailable when the index cannot answer.
 
-    By distance: the engine is asked for every match in a box around a circle that grows until
-    it holds enough matches for the page (or reaches the radius); those are ranked by exact
-    geodesic distance here. The set within the circle is complete at each step, so the order
-    is exact, whatever the engine's own ranking.
+    By distance: one count of the matches in the whole radius (with the facets) sizes a first
+    circle; the engine returns every match in a box around it as (id, lat, lng) only, the circle
+    grows until it holds the page, and those points are ranked here by exact geodesic distance.
+    The set within each circle is complete, so the order is exact whatever the engine's own
+    ranking. Only the page's documents are then fetched whole.
     """
     zones = await searcher.timezones() if open_at is not None else []
     radius_m = query.radius_km * 1000
@@ -112,38 +115,42 @@ async def search_engine(
     }
     if query.facets:
         summary_body["facets"] = [FACETS[f] for f in query.facets]
-    summary = asyncio.ensure_future(searcher.search(summary_body))
-    try:
-        if query.sort == "distance":
-            ranked = await _nearest(
-                searcher, query, clauses, origin, radius_m, needed=offset + query.limit + 1
-            )
-            ranked = [r for r in ranked if _after(cursor, r[0], r[1].id)]
-        else:
-            body = {
-                "q": query.q or "",
-                "offset": offset,
-                "limit": query.limit + 1,
-                "attributesToRetrieve": RETRIEVED,
-                "filter": [*clauses, _box_clause(bbox(origin, radius_m))],
-            }
-            hits = (await searcher.search(body)).hits
-            ranked = [
-                (d, h)
-                for d, h in zip(distances_m(origin.lat, origin.lng, hits), hits, strict=True)
-                if d <= radius_m
-            ]
-        result = await summary
-    finally:
-        summary.cancel()
+    summary = await searcher.search(summary_body)
+    if query.sort == "distance":
+        points = await _nearest(
+            searcher,
+            query,
+            clauses,
+            origin,
+            radius_m,
+            needed=offset + query.limit + 1,
+            total=summary.estimatedTotalHits,
+        )
+        points = [p for p in points if _after(cursor, p[0], p[1])][: query.limit + 1]
+        docs = await _documents(searcher, [p[1] for p in points])
+        ranked = [(d, docs[sid]) for d, sid in points if sid in docs]
+    else:
+        body = {
+            "q": query.q or "",
+            "offset": offset,
+            "limit": query.limit + 1,
+            "attributesToRetrieve": RETRIEVED,
+            "filter": [*clauses, _box_clause(bbox(origin, radius_m))],
+        }
+        hits = (await searcher.search(body)).hits
+        ranked = [
+            (d, h)
+            for d, h in zip(distances_m(origin.lat, origin.lng, hits), hits, strict=True)
+            if d <= radius_m
+        ]
     page, next_cursor = _page(ranked, query, cursor, query.fingerprint(), False)
     facets: dict[str, dict[str, int]] = {
-        f: result.facetDistribution.get(FACETS[f], {}) for f in query.facets
+        f: summary.facetDistribution.get(FACETS[f], {}) for f in query.facets
     }
     return SearchResponse(
         origin=origin,
         facets=facets,
-        total_estimate=result.estimatedTotalHits,
+        total_estimate=summary.estimatedTotalHits,
         items=[item(doc, d, query, catalogue, valid_at=valid_at, now=now) for d, doc in page],
         next_cursor=next_cursor,
     )
@@ -156,34 +163,58 @@ async def _nearest(
     origin: Origin,
     radius_m: float,
     needed: int,
-) -> list[tuple[float, Any]]:
-    """Every match within the smallest circle (≤ radius) that holds ``needed`` of them,
-    ranked by (distance, id)."""
-    cap = min(MAX_FETCH, max(500, 4 * needed))
-    r = min(radius_m, START_RADIUS_M)
+    total: int,
+) -> list[tuple[float, str]]:
+    """(distance, id) of every match within the smallest circle (≤ radius) holding ``needed``
+    of them, ranked by (distance, id)."""
+    if total == 0:
+        return []
+    cap = min(MAX_FETCH, max(1000, 4 * needed))
+    # Size the first circle from the density seen over the whole radius (a box holds 4/π of
+    # its circle): enough for the page with a margin, in one request most of the time.
+    r = radius_m if total <= cap else radius_m * min(1.0, math.sqrt(2.5 * needed / total))
+    r = max(r, min(radius_m, 500.0))
     for _ in range(24):
-        body = {
-            "q": query.q or "",
-            "limit": cap,
-            "attributesToRetrieve": RETRIEVED,
-            "filter": [*clauses, _box_clause(bbox(origin, r))],
-        }
-        result = await searcher.search(body)
+        result = await searcher.points(
+            {"q": query.q or "", "limit": cap, "filter": [*clauses, _box_clause(bbox(origin, r))]}
+        )
         if result.estimatedTotalHits > cap and len(result.hits) >= cap:
-            r *= 0.5 * math.sqrt(cap / result.estimatedTotalHits)  # too many: a smaller circle
+            r *= 0.7 * math.sqrt(cap / result.estimatedTotalHits)  # too many: a smaller circle
             continue
-        hits = result.hits
-        ranked = [
-            (d, h)
-            for d, h in zip(distances_m(origin.lat, origin.lng, hits), hits, strict=True)
-            if d <= r
-        ]
+        dists = _point_distances(origin, result.hits)
+        ranked = [(d, p.id) for d, p in zip(dists, result.hits, strict=True) if d <= r]
         if len(ranked) >= needed or r >= radius_m:
-            return sorted(ranked, key=lambda x: _key(x[0], x[1].id))
-        # Not enough yet: grow the circle by the density seen so far.
-        growth = math.sqrt(needed / max(len(ranked), 1)) * 1.3
+            return sorted(ranked, key=lambda x: _key(x[0], x[1]))
+        growth = math.sqrt(needed / max(len(ranked), 1)) * 1.3  # by the density seen
         r = min(radius_m, r * max(2.0, growth))
     raise EngineUnavailable("could not bound the query")  # pragma: no cover - defensive
+
+
+def _point_distances(origin: Origin, points: Sequence[EnginePoint]) -> list[float]:
+    if not points:
+        return []
+    n = len(points)
+    return [
+        float(x)
+        for x in _WGS84.inv(
+            [origin.lng] * n, [origin.lat] * n, [p.lng for p in points], [p.lat for p in points]
+        )[2]
+    ]
+
+
+async def _documents(searcher: MeiliSearcher, ids: list[str]) -> dict[str, SiteDocument]:
+    if not ids:
+        return {}
+    listed = ", ".join(quote(i) for i in ids)
+    result = await searcher.search(
+        {
+            "q": "",
+            "limit": len(ids),
+            "attributesToRetrieve": RETRIEVED,
+            "filter": f"id IN [{listed}]",
+        }
+    )
+    return {h.id: h for h in result.hits}
 
 
 def _candidates(session: Session, origin: Origin, radius_m: float) -> list[str]:

@@ -1,9 +1,9 @@
 """The search document: a projection of a site that makes every query filter a plain filter.
 
 Competences are stored as windows per scheme (from, until, as epoch seconds), so "valid at t"
-is a comparison, and opening hours as the site's open 15-minute slots of a week in its own time
-zone, so "open at t" is an equality once t is read in that zone. Both are computed here, and the
-database fallback uses the very same functions, so the two backends agree.
+is a comparison, and opening hours as the intervals of a typical week in the site's local
+minutes, so "open at t" is a comparison once t is read in the site's time zone. Both are
+computed here, and the database fallback uses the very same functions, so both backends agree.
 """
 
 from __future__ import annotations
@@ -27,15 +27,13 @@ __all__ = [
     "SiteRecord",
     "Window",
     "field_key",
-    "open_slot_set",
-    "open_slots",
+    "is_open",
+    "local_day_minute",
     "project",
-    "slot_at",
+    "week_hours",
 ]
 
 FAR = 32503680000  # 3000-01-01: "no end"
-SLOT_MINUTES = 15
-SLOTS_PER_WEEK = 7 * 24 * 60 // SLOT_MINUTES
 
 
 class Window(msgspec.Struct, frozen=True):
@@ -98,7 +96,7 @@ class SiteDocument(msgspec.Struct, kw_only=True):
     status: str
     tz: str
     opening_hours: str | None
-    open_slots: list[int] = []  # noqa: RUF012 - msgspec copies mutable defaults
+    oh: dict[str, int]  # opening intervals of a typical week, local minutes (see week_hours)
     brands: list[str]
     vehicles: list[str]
     powertrains: list[str]
@@ -180,7 +178,7 @@ def project(
         status=record.status,
         tz=record.timezone,
         opening_hours=record.opening_hours,
-        open_slots=open_slots(record.opening_hours, record.timezone),
+        oh=week_hours(record.opening_hours),
         brands=record.brands,
         vehicles=record.vehicles,
         powertrains=record.powertrains,
@@ -203,39 +201,63 @@ def project(
     )
 
 
-@lru_cache(maxsize=4096)
-def open_slot_set(expression: str | None, timezone: str) -> frozenset[int]:
-    return frozenset(open_slots(expression, timezone))
-
-
-def slot_at(t: datetime, timezone: str) -> int:
-    """The week slot (Monday 00:00 = 0) that instant ``t`` falls in, read in ``timezone``."""
+def local_day_minute(t: datetime, timezone: str) -> tuple[int, int]:
+    """Instant ``t`` read in ``timezone``: (weekday, Monday = 0; minute of the day)."""
     local = t.astimezone(ZoneInfo(timezone))
-    return (local.weekday() * 24 * 60 + local.hour * 60 + local.minute) // SLOT_MINUTES
+    return local.weekday(), local.hour * 60 + local.minute
+
+
+def is_open(hours: dict[str, int], day: int, minute: int) -> bool:
+    """The test the ``open_at`` filter makes, on a document's ``oh`` field."""
+    return any(
+        hours.get(f"d{day}s{i}", 1441) <= minute < hours.get(f"d{day}e{i}", -1)
+        for i in range(MAX_INTERVALS)
+    )
 
 
 @lru_cache(maxsize=4096)
-def open_slots(expression: str | None, timezone: str) -> list[int]:
-    """The slots of a typical week in which the site is open, in its own local time.
+def week_hours(expression: str | None) -> dict[str, int]:
+    """Opening intervals of a typical week, in local minutes: ``d{day}s{i}``/``d{day}e{i}`` is
+    the start/end of the day's i-th interval (Monday = 0; at most MAX_INTERVALS a day).
 
-    The week evaluated is a fixed reference week without public holidays, so the slots do not
-    drift with the calendar; rules by date or season are read as of that week.
+    The week evaluated is a fixed reference week without public holidays, so the intervals do
+    not drift with the calendar; rules by date or season are read as of that week.
     """
     if not expression:
-        return []
+        return {}
     oh = opening_hours.OpeningHours(expression)
     start = _REFERENCE_MONDAY
-    slots: list[int] = []
+    days: list[list[list[int]]] = [[] for _ in range(7)]
     for begin, end, state, _comment in oh.intervals(start, start + timedelta(days=7)):
-        if str(state).lower().endswith("open"):
-            first = max(begin, start)
-            last = min(end, start + timedelta(days=7)) if end else start + timedelta(days=7)
-            minute = int((first - start).total_seconds() // 60)
-            stop = int((last - start).total_seconds() // 60)
-            first_slot = -(-minute // SLOT_MINUTES)  # a slot counts when open at its start
-            slots.extend(range(first_slot, -(-stop // SLOT_MINUTES)))
-    return sorted(set(s for s in slots if 0 <= s < SLOTS_PER_WEEK))
+        if not str(state).lower().endswith("open"):
+            continue
+        first = int((max(begin, start) - start).total_seconds() // 60)
+        last = int(
+            (
+                (min(end, start + timedelta(days=7)) if end else start + timedelta(days=7)) - start
+            ).total_seconds()
+            // 60
+        )
+        while first < last:  # split at midnights: each day holds its own intervals
+            day, minute = divmod(first, 1440)
+            stop = min(last, (day + 1) * 1440)
+            spans = days[day]
+            if spans and spans[-1][1] == minute:
+                spans[-1][1] = stop - day * 1440
+            else:
+                spans.append([minute, stop - day * 1440])
+            first = stop
+    hours: dict[str, int] = {}
+    for day, spans in enumerate(days):
+        while len(spans) > MAX_INTERVALS:  # close the shortest gap: rare, and never loses open time
+            gap = min(range(len(spans) - 1), key=lambda i: spans[i + 1][0] - spans[i][1])
+            spans[gap : gap + 2] = [[spans[gap][0], spans[gap + 1][1]]]
+        for i, (begin_min, end_min) in enumerate(spans):
+            hours[f"d{day}s{i}"] = begin_min
+            hours[f"d{day}e{i}"] = end_min
+    return hours
 
 
+MAX_INTERVALS = 4
 # A Monday in a week with no French, German or British public holiday.
 _REFERENCE_MONDAY = datetime(2025, 3, 10)

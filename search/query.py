@@ -17,7 +17,7 @@ import msgspec
 from msgspec import Meta
 
 from certifications.catalogue import DOMAINS, Catalogue
-from search.documents import field_key, slot_at
+from search.documents import MAX_INTERVALS, field_key, local_day_minute
 
 __all__ = ["FACETS", "Cursor", "CursorError", "SearchQuery", "build_filter", "quote"]
 
@@ -136,16 +136,15 @@ def build_filter(
                 values = [*values, "all"]  # a workshop for every brand serves this one too
             clauses.append(_any_of(field, values))
     if open_at is not None:
-        zones = sorted(set(timezones))
-        clauses.append(
-            "("
-            + " OR ".join(
-                f"(tz = {quote(z)} AND open_slots = {slot_at(open_at, z)})" for z in zones
+        per_zone = []
+        for zone in sorted(set(timezones)):
+            day, minute = local_day_minute(open_at, zone)
+            spans = " OR ".join(
+                f"(oh.d{day}s{i} <= {minute} AND oh.d{day}e{i} > {minute})"
+                for i in range(MAX_INTERVALS)
             )
-            + ")"
-            if zones
-            else "open_slots = -1"
-        )
+            per_zone.append(f"(tz = {quote(zone)} AND ({spans}))")
+        clauses.append("(" + " OR ".join(per_zone) + ")" if per_zone else 'tz = "-"')
     return clauses
 
 

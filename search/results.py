@@ -14,7 +14,7 @@ import msgspec
 from pyproj import Geod
 
 from certifications.catalogue import Catalogue
-from search.documents import FAR, SiteDocument, field_key, open_slot_set, slot_at
+from search.documents import FAR, SiteDocument, field_key, is_open, local_day_minute
 from search.query import FACETS, SearchQuery
 
 __all__ = ["Origin", "SearchItem", "SearchResponse", "distances_m", "item", "matches"]
@@ -69,7 +69,7 @@ class SearchResponse(msgspec.Struct, kw_only=True):
     next_cursor: str | None
 
 
-_WGS84 = Geod(ellps="WGS84")
+WGS84 = Geod(ellps="WGS84")
 
 
 def distances_m(lat: float, lng: float, docs: Sequence[SiteDocument]) -> list[float]:
@@ -78,7 +78,7 @@ def distances_m(lat: float, lng: float, docs: Sequence[SiteDocument]) -> list[fl
     if not docs:
         return []
     n = len(docs)
-    _, _, dist = _WGS84.inv([lng] * n, [lat] * n, [d.lng for d in docs], [d.lat for d in docs])
+    _, _, dist = WGS84.inv([lng] * n, [lat] * n, [d.lng for d in docs], [d.lat for d in docs])
     return [float(x) for x in dist]
 
 
@@ -115,7 +115,7 @@ def matches(
     ):
         if values and not values & set(have):
             return False
-    return open_at is None or slot_at(open_at, doc.tz) in doc.open_slots
+    return open_at is None or is_open(doc.oh, *local_day_minute(open_at, doc.tz))
 
 
 def text_matches(doc: SiteDocument, q: str | None) -> bool:
@@ -192,8 +192,6 @@ def item(
         competences=matched,
         brands=doc.brands,
         networks=doc.networks,
-        # The same slots the open_at filter reads, from the (cached) expression: the engine is
-        # not asked to send 100-odd slot numbers back with every hit.
-        open_now=slot_at(now, doc.tz) in open_slot_set(doc.opening_hours, doc.tz),
+        open_now=is_open(doc.oh, *local_day_minute(now, doc.tz)),  # as the open_at filter
         url=f"/v1/sites/{doc.id}",
     )
