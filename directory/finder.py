@@ -23,9 +23,6 @@ from directory.sync import documents_for
 from search.documents import SiteDocument
 from search.query import FACETS, Cursor, SearchQuery, build_filter, quote
 from search.results import (
-    WGS84 as _WGS84,
-)
-from search.results import (
     Origin,
     SearchResponse,
     distances_m,
@@ -34,7 +31,7 @@ from search.results import (
     matches,
     text_matches,
 )
-from search.searcher import EnginePoint, EngineUnavailable, MeiliSearcher
+from search.searcher import EngineUnavailable, MeiliSearcher
 
 __all__ = ["search_database", "search_engine"]
 
@@ -181,25 +178,13 @@ async def _nearest(
         if result.estimatedTotalHits > cap and len(result.hits) >= cap:
             r *= 0.7 * math.sqrt(cap / result.estimatedTotalHits)  # too many: a smaller circle
             continue
-        dists = _point_distances(origin, result.hits)
+        dists = distances_m(origin.lat, origin.lng, result.hits)
         ranked = [(d, p.id) for d, p in zip(dists, result.hits, strict=True) if d <= r]
         if len(ranked) >= needed or r >= radius_m:
             return sorted(ranked, key=lambda x: _key(x[0], x[1]))
         growth = math.sqrt(needed / max(len(ranked), 1)) * 1.3  # by the density seen
         r = min(radius_m, r * max(2.0, growth))
     raise EngineUnavailable("could not bound the query")  # pragma: no cover - defensive
-
-
-def _point_distances(origin: Origin, points: Sequence[EnginePoint]) -> list[float]:
-    if not points:
-        return []
-    n = len(points)
-    return [
-        float(x)
-        for x in _WGS84.inv(
-            [origin.lng] * n, [origin.lat] * n, [p.lng for p in points], [p.lat for p in points]
-        )[2]
-    ]
 
 
 async def _documents(searcher: MeiliSearcher, ids: list[str]) -> dict[str, SiteDocument]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from functools import lru_cache
+from typing import Protocol
 
 import msgspec
 from pyproj import Geod
@@ -72,7 +73,14 @@ class SearchResponse(msgspec.Struct, kw_only=True):
 WGS84 = Geod(ellps="WGS84")
 
 
-def distances_m(lat: float, lng: float, docs: Sequence[SiteDocument]) -> list[float]:
+class Located(Protocol):
+    @property
+    def lat(self) -> float: ...
+    @property
+    def lng(self) -> float: ...
+
+
+def distances_m(lat: float, lng: float, docs: Sequence[Located]) -> list[float]:
     """Geodesic distances on the WGS84 ellipsoid (Karney's algorithm, as geopy's), computed
     for a whole page at once in PROJ's C code: ~1 µs a site instead of ~100 µs."""
     if not docs:
