@@ -26,7 +26,7 @@ from certifications.attestations import (
 )
 from certifications.catalogue import ISSUER_KINDS, Catalogue
 from certifications.competences import Effective, Holding, effective_competences
-from directory.db import utcnow
+from directory.db import get_or_404, utcnow
 from directory.errors import Conflict, DomainError, InvalidInput, NotFound
 from directory.models import Attestation, Claim, Issuer, IssuerKey, Site, Technician
 from directory.schemas import CompetenceOut
@@ -128,10 +128,7 @@ def create_issuer(
 
 
 def get_issuer(session: Session, issuer_id: str) -> Issuer:
-    issuer = session.get(Issuer, issuer_id)
-    if issuer is None:
-        raise NotFound(f"no issuer {issuer_id!r}")
-    return issuer
+    return get_or_404(session, Issuer, issuer_id, "issuer")
 
 
 def set_issuer_status(session: Session, issuer_id: str, status: str) -> Issuer:
@@ -212,10 +209,7 @@ def submit_attestation(
 
 
 def get_attestation(session: Session, jti: str) -> Attestation:
-    att = session.get(Attestation, jti)
-    if att is None:
-        raise NotFound(f"no attestation {jti!r}")
-    return att
+    return get_or_404(session, Attestation, jti, "attestation")
 
 
 def revoke_attestation(

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -15,7 +15,10 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
+from directory.errors import NotFound
+
 MIGRATIONS = Path(__file__).parent / "migrations"
+T = TypeVar("T")
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -44,6 +47,14 @@ def utcnow() -> datetime:
 
 class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime(timezone=True)}
+
+
+def get_or_404(session: Session, model: type[T], key: str, what: str) -> T:
+    """The row with this primary key, or NotFound naming it."""
+    row = session.get(model, key)
+    if row is None:
+        raise NotFound(f"no {what} {key!r}")
+    return row
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from anyio import to_thread
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -211,7 +210,7 @@ def _candidates(session: Session, origin: Origin, radius_m: float) -> list[str]:
     return list(session.scalars(stmt))
 
 
-def search_database_sync(
+def search_database(
     sessions: sessionmaker[Session],
     query: SearchQuery,
     catalogue: Catalogue,
@@ -246,22 +245,4 @@ def search_database_sync(
         total_estimate=len(found),
         items=[item(doc, d, query, catalogue, valid_at=valid_at, now=now) for d, doc in page],
         next_cursor=next_cursor,
-    )
-
-
-async def search_database(
-    sessions: sessionmaker[Session],
-    query: SearchQuery,
-    catalogue: Catalogue,
-    origin: Origin,
-    cursor: Cursor | None,
-    *,
-    valid_at: datetime,
-    open_at: datetime | None,
-    now: datetime,
-) -> SearchResponse:
-    return await to_thread.run_sync(
-        lambda: search_database_sync(
-            sessions, query, catalogue, origin, cursor, valid_at=valid_at, open_at=open_at, now=now
-        )
     )

@@ -13,7 +13,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
-from directory.errors import Conflict, InvalidInput, NotFound, PreconditionRequired, StaleWrite
+from directory.db import get_or_404
+from directory.errors import Conflict, InvalidInput, PreconditionRequired, StaleWrite
 from directory.models import Organisation, OrganisationIdentifier, Site
 from directory.schemas import (
     AddressOut,
@@ -170,10 +171,7 @@ def _flush_unique(session: Session) -> None:
 
 
 def get_organisation(session: Session, organisation_id: str) -> Organisation:
-    org = session.get(Organisation, organisation_id)
-    if org is None:
-        raise NotFound(f"no organisation {organisation_id!r}")
-    return org
+    return get_or_404(session, Organisation, organisation_id, "organisation")
 
 
 def patch_organisation(
@@ -339,10 +337,7 @@ def create_site(
 
 
 def get_site(session: Session, site_id: str) -> Site:
-    site = session.get(Site, site_id)
-    if site is None:
-        raise NotFound(f"no site {site_id!r}")
-    return site
+    return get_or_404(session, Site, site_id, "site")
 
 
 def _as_input(site: Site) -> dict[str, Any]:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 from typing import Annotated, Any, Literal
 
 import msgspec
+from anyio import to_thread
 from litestar import Request, Response, get
 from litestar.datastructures import State
 from litestar.params import FromQuery, QueryParameter
@@ -78,15 +80,19 @@ async def run(state: State, query: SearchQuery) -> tuple[SearchResponse, str]:
             return answer, "index"
         except EngineUnavailable:
             pass  # answer from the record instead: slower, never wrong
-    answer = await finder.search_database(
-        state.sessions,
-        query,
-        state.catalogue,
-        origin,
-        cursor,
-        valid_at=valid_at,
-        open_at=open_at,
-        now=now,
+    # The record is read with blocking calls: off the event loop.
+    answer = await to_thread.run_sync(
+        partial(
+            finder.search_database,
+            state.sessions,
+            query,
+            state.catalogue,
+            origin,
+            cursor,
+            valid_at=valid_at,
+            open_at=open_at,
+            now=now,
+        )
     )
     return answer, "database"
 

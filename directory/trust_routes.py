@@ -11,8 +11,7 @@ from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from certifications.catalogue import Scheme
 from directory import attestations, profiles
-from directory.db import transaction, utcnow
-from directory.errors import NotFound
+from directory.db import get_or_404, transaction, utcnow
 from directory.keys import require_scope
 from directory.models import Attestation, Claim, Issuer, Technician
 from directory.routes import IfMatch
@@ -244,9 +243,7 @@ def add_technician(state: State, site_id: Id, data: JSONBody[TechnicianCreate]) 
 @get("/v1/technicians/{technician_id:str}", sync_to_thread=True, tags=["technicians"])
 def read_technician(state: State, technician_id: Id) -> TechnicianOut:
     with transaction(state.sessions) as session:
-        tech = session.get(Technician, technician_id)
-        if tech is None:
-            raise NotFound(f"no technician {technician_id!r}")
+        tech = get_or_404(session, Technician, technician_id, "technician")
         return technician_out(tech)
 
 
@@ -261,9 +258,7 @@ def update_technician(
     state: State, technician_id: Id, data: JSONBody[TechnicianPatch], if_match: IfMatch = None
 ) -> TechnicianOut:
     with transaction(state.sessions) as session:
-        tech = session.get(Technician, technician_id)
-        if tech is None:
-            raise NotFound(f"no technician {technician_id!r}")
+        tech = get_or_404(session, Technician, technician_id, "technician")
         profiles.check_if_match(if_match, tech.version)
         if isinstance(data.site_id, str) and data.site_id != tech.site_id:
             profiles.get_site(session, data.site_id)
