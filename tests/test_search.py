@@ -412,3 +412,20 @@ def test_index_settings_are_applied_once(meili, meili_keys, index) -> None:
     before = tasks()
     ensure_settings(meili.url, meili_keys.write)
     assert tasks() == before  # nothing to change: no settings task, no reindexing
+
+
+def test_when_the_engine_is_unreachable_the_database_answers(
+    settings, engine, sessions, gazetteer
+) -> None:
+    from directory.app import create_app
+
+    add_site(sessions, gazetteer, "Still found", 45.76, 4.84)
+    app = create_app(
+        settings, engine=engine, meili_url="http://127.0.0.1:9", search_key="x", geocoder=gazetteer
+    )
+    app.on_shutdown.clear()
+    with TestClient(app) as c:
+        reply = c.get("/v1/search", params={"lat": 45.76, "lng": 4.84})
+        assert reply.headers["x-search-backend"] == "database"
+        assert [i["name"] for i in reply.json()["items"]] == ["Still found"]
+        assert c.get("/health/ready").status_code == 503
