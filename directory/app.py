@@ -99,6 +99,8 @@ def create_app(
             SiteController,
             *trust_routes.route_handlers,
             search_routes.search,
+            search_routes.search_batch,
+            search_routes.changes,
             health.live,
             health.ready,
         ],

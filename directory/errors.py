@@ -70,6 +70,19 @@ class PreconditionRequired(DomainError):
     status, title, slug = 428, "Precondition required", "if-match-required"
 
 
+def problem_body(exc: DomainError) -> dict[str, Any]:
+    """A domain error as a problem object, for a slot in a batch answer."""
+    body: dict[str, Any] = {
+        "type": TYPE_BASE + exc.slug,
+        "title": exc.title,
+        "status": exc.status,
+        "detail": exc.detail,
+    }
+    if exc.errors:
+        body["errors"] = [{"pointer": e.pointer, "detail": e.detail} for e in exc.errors]
+    return {**body, **exc.extra}
+
+
 def problem(
     status: int,
     title: str,
@@ -90,7 +103,9 @@ def problem(
 
 
 def _domain(_: Request[Any, Any, Any], exc: DomainError) -> Response[bytes]:
-    return problem(exc.status, exc.title, exc.detail, exc.slug, exc.errors, **exc.extra)
+    return Response(
+        msgspec.json.encode(problem_body(exc)), status_code=exc.status, media_type=PROBLEM
+    )
 
 
 _AT = re.compile(r" - at `\$(.*)`$")

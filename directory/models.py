@@ -271,8 +271,14 @@ class OutboxEvent(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     available_at: Mapped[datetime | None] = mapped_column()  # retry not before (backoff)
     parked_at: Mapped[datetime | None] = mapped_column()  # poison: set aside with its reason
+    # Position in the public change feed, given after commit (see directory/changes.py): ids are
+    # taken at insert, so they can commit out of order; seq follows the order rows became visible.
+    seq: Mapped[int | None] = mapped_column(Integer)
 
-    __table_args__ = (Index("ix_outbox_pending", "processed_at", "id"),)
+    __table_args__ = (
+        Index("ix_outbox_pending", "processed_at", "id"),
+        Index("uq_outbox_seq", "seq", unique=True),
+    )
 
 
 # --- the outbox rule -----------------------------------------------------------------------------

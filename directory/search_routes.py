@@ -8,13 +8,15 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 from anyio import to_thread
-from litestar import Request, Response, get
+from litestar import Request, Response, get, post
 from litestar.datastructures import State
-from litestar.params import FromQuery, QueryParameter
+from litestar.params import FromQuery, JSONBody, QueryParameter
 
 from directory import finder
-from directory.db import utcnow
-from directory.errors import InvalidInput
+from directory.changes import ChangePage, read_changes
+from directory.db import transaction, utcnow
+from directory.errors import InvalidInput, problem_body
+from directory.keys import require_scope
 from directory.validation import FieldError
 from search.query import Cursor, CursorError, SearchQuery
 from search.results import Origin, SearchResponse
@@ -155,3 +157,42 @@ async def search(
     del open_at, valid_at  # re-read raw, so an instant without an offset is an error, not UTC
     answer, backend = await run(state, parse(params, state.catalogue))
     return Response(answer, headers={"X-Search-Backend": backend})
+
+
+class BatchIn(msgspec.Struct, forbid_unknown_fields=True):
+    queries: Annotated[list[dict[str, Any]], msgspec.Meta(min_length=1, max_length=500)]
+
+
+@post(
+    "/v1/search/batch",
+    guards=[require_scope("search:batch")],
+    tags=["search"],
+    status_code=200,
+    description="Up to 500 searches; answers in order; a bad query gets its own problem.",
+)
+async def search_batch(state: State, data: JSONBody[BatchIn]) -> dict[str, list[Any]]:
+    results: list[Any] = []
+    for params in data.queries:
+        try:
+            answer, _ = await run(state, parse(params, state.catalogue))
+            results.append(answer)
+        except InvalidInput as err:
+            results.append(problem_body(err))
+    return {"results": results}
+
+
+@get(
+    "/v1/changes",
+    guards=[require_scope("changes")],
+    tags=["integrations"],
+    sync_to_thread=True,
+    description="Every change to public data in the order it became visible; resume with "
+    "after=<next_cursor>.",
+)
+def changes(
+    state: State,
+    after: Annotated[str, QueryParameter(max_length=20, pattern=r"^[0-9]+$")] = "0",
+    limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
+) -> ChangePage:
+    with transaction(state.sessions) as session:
+        return read_changes(session, int(after), limit)

@@ -1,0 +1,76 @@
+"""What integrations pull: the change feed and batch search."""
+
+from __future__ import annotations
+
+import threading
+
+from litestar.testing import TestClient
+from sqlalchemy import select
+
+from directory import profiles
+from directory.db import transaction
+from directory.models import OutboxEvent
+from directory.schemas import OrganisationCreate
+
+
+def test_the_change_feed_misses_nothing_and_repeats_nothing_under_concurrent_writers(
+    client: TestClient, make_key, sessions
+) -> None:
+    feed = make_key("changes")
+    seen: list[int] = []
+    cursor = "0"
+
+    def write(tag: str) -> None:
+        for i in range(40):
+            with transaction(sessions) as s:
+                profiles.create_organisation(
+                    s, OrganisationCreate(legal_name=f"{tag} {i}", kind="independent")
+                )
+
+    def read_some() -> None:
+        nonlocal cursor
+        page = client.get("/v1/changes", params={"after": cursor, "limit": 7}, headers=feed).json()
+        seen.extend(item["seq"] for item in page["items"])
+        cursor = page["next_cursor"]
+
+    writers = [threading.Thread(target=write, args=(t,)) for t in ("A", "B")]
+    for t in writers:
+        t.start()
+    while any(t.is_alive() for t in writers):
+        read_some()
+    for t in writers:
+        t.join()
+    for _ in range(30):  # drain what is left, resuming from the last cursor
+        read_some()
+    with sessions() as s:
+        events = s.scalars(select(OutboxEvent)).all()
+    assert len(events) == 80
+    assert seen == sorted(seen) and len(seen) == len(set(seen)) == 80
+    assert sorted(seen) == sorted(e.seq for e in events)
+
+
+def test_the_feed_needs_its_scope(client: TestClient, make_key) -> None:
+    assert client.get("/v1/changes").status_code == 401
+    assert client.get("/v1/changes", headers=make_key("search:batch")).status_code == 403
+    bad = client.get("/v1/changes", params={"after": "x"}, headers=make_key("changes"))
+    assert bad.status_code == 400
+
+
+def test_batch_search_answers_in_order_and_a_bad_query_keeps_its_slot(
+    client: TestClient, make_key, site: dict
+) -> None:
+    key = make_key("search:batch")
+    queries = [
+        {"lat": 45.76, "lng": 4.85, "radius_km": 5},
+        {"lat": 95, "lng": 4.85},
+        {"place": "69003", "radius_km": 5},
+    ]
+    reply = client.post("/v1/search/batch", json={"queries": queries}, headers=key)
+    assert reply.status_code == 200, reply.text
+    first, second, third = reply.json()["results"]
+    assert [i["id"] for i in first["items"]] == [site["id"]]
+    assert second["status"] == 400 and second["errors"][0]["pointer"] == "/query/lat"
+    assert [i["id"] for i in third["items"]] == [site["id"]]
+    too_many = client.post("/v1/search/batch", json={"queries": [queries[0]] * 501}, headers=key)
+    assert too_many.status_code == 400
+    assert client.post("/v1/search/batch", json={"queries": queries}).status_code == 401
