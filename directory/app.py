@@ -101,6 +101,7 @@ def create_app(
             search_routes.search,
             search_routes.search_batch,
             search_routes.changes,
+            search_routes.audit,
             health.live,
             health.ready,
         ],

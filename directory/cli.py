@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import logging
 import os
@@ -22,6 +23,7 @@ from certifications.catalogue import ISSUER_KINDS, CatalogueError, default_catal
 from directory import attestations as trust
 from directory import demo as demo_data
 from directory import importer, keys
+from directory.audit import Actor, acting_as
 from directory.db import make_engine, make_sessionmaker, transaction, upgrade, utcnow
 from directory.errors import DomainError
 from directory.logs import configure_logging
@@ -42,6 +44,11 @@ class Context:
         except SettingsError as err:
             raise click.ClickException(str(err)) from err
         configure_logging(self.settings.log_level)
+        # Writes made from the command line are audited as the operator who ran it (for the
+        # length of the command: the context is restored when click closes it).
+        click.get_current_context().with_resource(
+            acting_as(Actor(kind="cli", id=getpass.getuser()))
+        )
 
     def sessions(self):
         return make_sessionmaker(make_engine(self.settings.database_url))

@@ -16,6 +16,7 @@ from litestar.handlers import BaseRouteHandler
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from directory.audit import Actor, current_actor
 from directory.db import transaction, utcnow
 from directory.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from directory.ids import new_id
@@ -113,5 +114,8 @@ def require_scope(scope: Scope):
         if scope not in key.scopes and "admin" not in key.scopes:
             raise Forbidden(f"this key lacks the {scope!r} scope")
         connection.state.api_key_id = key.id
+        client = connection.client.host if connection.client else None
+        # Read by the audit hook for every row this request writes.
+        current_actor.set(Actor(kind="key", id=key.prefix, ip=client))
 
     return guard

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import msgspec
 from sqlalchemy import (
     JSON,
     Float,
@@ -17,13 +18,22 @@ from sqlalchemy import (
     event,
     inspect,
 )
-from sqlalchemy.orm import Mapped, Session, declared_attr, mapped_column, relationship
+from sqlalchemy.orm import (
+    InstanceState,
+    Mapped,
+    Session,
+    declared_attr,
+    mapped_column,
+    relationship,
+)
 
+from directory.audit import current_actor
 from directory.db import Base, utcnow
 from directory.ids import new_id
 
 __all__ = [
     "ApiKey",
+    "AuditEntry",
     "Attestation",
     "Claim",
     "Issuer",
@@ -257,6 +267,21 @@ class ApiKey(Base):
     revoked_at: Mapped[datetime | None] = mapped_column()
 
 
+class AuditEntry(Base):
+    """Who changed what (before and after of the changed fields), when, and from where."""
+
+    __tablename__ = "audit"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    actor_kind: Mapped[str] = mapped_column(String(12))
+    actor_id: Mapped[str | None] = mapped_column(String(64))
+    ip: Mapped[str | None] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(10))
+    entity: Mapped[str] = mapped_column(String(24))
+    entity_id: Mapped[str] = mapped_column(String(128), index=True)
+    changes: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
 class OutboxEvent(Base):
     """A change to public data, written in the same transaction as the change itself."""
 
@@ -332,3 +357,47 @@ def _write_outbox(session: Session, _ctx: object, _instances: object) -> None:
             continue
         seen.add(found)
         session.add(OutboxEvent(entity=found[0], entity_id=found[1], op=found[2]))
+    _write_audit(session)
+
+
+_NOT_AUDITED = {"updated_at", "version", "created_at"}
+
+
+def _write_audit(session: Session) -> None:
+    """One audit row per changed public record, with the before and after of each field."""
+    actor = current_actor.get()
+    for obj, action in (
+        [(o, "create") for o in session.new]
+        + [(o, "update") for o in session.dirty if session.is_modified(o)]
+        + [(o, "delete") for o in session.deleted]
+    ):
+        if not isinstance(obj, PublicRecord | Attestation | Claim | ApiKey):
+            continue
+        state: InstanceState[Any] = inspect(obj)
+        changes: dict[str, Any] = {}
+        for attr in state.mapper.column_attrs:
+            if attr.key in _NOT_AUDITED or attr.key in ("secret_hash", "token"):
+                continue  # secrets never reach the audit trail; tokens are stored elsewhere
+            hist = state.attrs[attr.key].history
+            if action == "create":
+                value = getattr(obj, attr.key)
+                if value is not None:
+                    changes[attr.key] = [None, msgspec.to_builtins(value)]
+            elif hist.has_changes():
+                before = hist.deleted[0] if hist.deleted else None
+                after = hist.added[0] if hist.added else None
+                changes[attr.key] = [msgspec.to_builtins(before), msgspec.to_builtins(after)]
+        if action == "update" and not changes:
+            continue
+        key = getattr(obj, "id", None) or getattr(obj, "jti", None) or ""
+        session.add(
+            AuditEntry(
+                actor_kind=actor.kind,
+                actor_id=actor.id,
+                ip=actor.ip,
+                action=action,
+                entity=obj.__tablename__,
+                entity_id=str(key),
+                changes=changes,
+            )
+        )

@@ -74,3 +74,28 @@ def test_batch_search_answers_in_order_and_a_bad_query_keeps_its_slot(
     too_many = client.post("/v1/search/batch", json={"queries": [queries[0]] * 501}, headers=key)
     assert too_many.status_code == 400
     assert client.post("/v1/search/batch", json={"queries": queries}).status_code == 401
+
+
+def test_every_write_is_audited_with_who_what_and_from_where(
+    client: TestClient, admin: dict, site: dict, make_key
+) -> None:
+    client.patch(
+        site["url"],
+        json={"name": "Renamed", "brands": ["renault"]},
+        headers={**admin, "If-Match": '"1"'},
+    )
+    entries = client.get("/v1/audit", params={"entity_id": site["id"]}, headers=admin).json()
+    actions = [(e["action"], e["actor"]["kind"]) for e in entries["items"]]
+    assert actions == [("create", "key"), ("update", "key")]
+    update = entries["items"][1]
+    assert update["changes"]["name"] == ["Garage Martin Lyon 3", "Renamed"]
+    assert update["changes"]["brands"] == [["dacia", "renault"], ["renault"]]
+    assert "version" not in update["changes"] and update["actor"]["ip"]
+    prefix = admin["Authorization"].split("_")[1]
+    assert update["actor"]["id"] == prefix
+    # Creating a key is audited too, and its secret never appears.
+    key = make_key("changes")
+    trail = client.get("/v1/audit", headers=admin).json()["items"]
+    assert any(e["entity"] == "api_key" for e in trail)
+    assert key["Authorization"].split("_", 2)[2] not in str(trail)
+    assert client.get("/v1/audit", headers=make_key("changes")).status_code == 403
