@@ -15,7 +15,7 @@ from litestar.openapi.plugins import ScalarRenderPlugin
 from sqlalchemy import Engine
 
 from certifications.catalogue import Catalogue, default_catalogue
-from directory import attestations, health, search_routes, trust_routes
+from directory import attestations, health, integration_routes, search_routes, trust_routes
 from directory.db import make_engine, make_sessionmaker, transaction
 from directory.errors import exception_handlers
 from directory.routes import OrganisationController, SiteController
@@ -100,8 +100,8 @@ def create_app(
             *trust_routes.route_handlers,
             search_routes.search,
             search_routes.search_batch,
-            search_routes.changes,
-            search_routes.audit,
+            integration_routes.changes,
+            integration_routes.audit,
             health.live,
             health.ready,
         ],

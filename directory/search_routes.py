@@ -11,14 +11,11 @@ from anyio import to_thread
 from litestar import Request, Response, get, post
 from litestar.datastructures import State
 from litestar.params import FromQuery, JSONBody, QueryParameter
-from sqlalchemy import select
 
 from directory import finder
-from directory.changes import ChangePage, read_changes
-from directory.db import transaction, utcnow
+from directory.db import utcnow
 from directory.errors import InvalidInput, problem_body
 from directory.keys import require_scope
-from directory.models import AuditEntry
 from directory.validation import FieldError
 from search.query import Cursor, CursorError, SearchQuery
 from search.results import Origin, SearchResponse
@@ -181,65 +178,3 @@ async def search_batch(state: State, data: JSONBody[BatchIn]) -> dict[str, list[
         except InvalidInput as err:
             results.append(problem_body(err))
     return {"results": results}
-
-
-@get(
-    "/v1/changes",
-    guards=[require_scope("changes")],
-    tags=["integrations"],
-    sync_to_thread=True,
-    description="Every change to public data in the order it became visible; resume with "
-    "after=<next_cursor>.",
-)
-def changes(
-    state: State,
-    after: Annotated[str, QueryParameter(max_length=20, pattern=r"^[0-9]+$")] = "0",
-    limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
-) -> ChangePage:
-    with transaction(state.sessions) as session:
-        return read_changes(session, int(after), limit)
-
-
-class AuditOut(msgspec.Struct, kw_only=True):
-    id: int
-    at: datetime
-    actor: dict[str, str | None]
-    action: str
-    entity: str
-    entity_id: str
-    changes: dict[str, Any]
-
-
-@get(
-    "/v1/audit",
-    guards=[require_scope("admin")],
-    tags=["operations"],
-    sync_to_thread=True,
-    description="Every write: who (key, account, issuer), what (before and after), when, "
-    "from where. Newest last; resume with after=<id>.",
-)
-def audit(
-    state: State,
-    after: Annotated[int, QueryParameter(ge=0)] = 0,
-    entity_id: Annotated[str | None, QueryParameter(max_length=128)] = None,
-    limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
-) -> dict[str, list[AuditOut]]:
-    with transaction(state.sessions) as session:
-        stmt = select(AuditEntry).where(AuditEntry.id > after).order_by(AuditEntry.id)
-        if entity_id:
-            stmt = stmt.where(AuditEntry.entity_id == entity_id)
-        rows = session.scalars(stmt.limit(limit)).all()
-        return {
-            "items": [
-                AuditOut(
-                    id=r.id,
-                    at=r.at,
-                    action=r.action,
-                    entity=r.entity,
-                    entity_id=r.entity_id,
-                    changes=r.changes,
-                    actor={"kind": r.actor_kind, "id": r.actor_id, "ip": r.ip},
-                )
-                for r in rows
-            ]
-        }
