@@ -55,11 +55,10 @@ def _page(
     query: SearchQuery,
     cursor: Cursor | None,
     fingerprint: str,
-    more: bool,
 ) -> tuple[list[tuple[float, SiteDocument]], str | None]:
     page = list(ranked[: query.limit])
     offset = (cursor.offset if cursor else 0) + len(page)
-    if not page or not (more or len(ranked) > query.limit):
+    if not page or len(ranked) <= query.limit:
         return page, None
     last = page[-1]
     mm, last_id = _key(last[0], last[1].id) if query.sort == "distance" else (-1, "")
@@ -139,7 +138,7 @@ async def search_engine(
             for d, h in zip(distances_m(origin.lat, origin.lng, hits), hits, strict=True)
             if d <= radius_m
         ]
-    page, next_cursor = _page(ranked, query, cursor, query.fingerprint(), False)
+    page, next_cursor = _page(ranked, query, cursor, query.fingerprint())
     facets: dict[str, dict[str, int]] = {
         f: summary.facetDistribution.get(FACETS[f], {}) for f in query.facets
     }
@@ -238,7 +237,7 @@ def search_database(
     else:
         found.sort(key=lambda r: (r[1].name.lower(), r[1].id))
         remaining = found[cursor.offset if cursor else 0 :]
-    page, next_cursor = _page(remaining, query, cursor, query.fingerprint(), False)
+    page, next_cursor = _page(remaining, query, cursor, query.fingerprint())
     return SearchResponse(
         origin=origin,
         facets=facet_counts([d for _, d in found], list(query.facets)),

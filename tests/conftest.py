@@ -207,3 +207,20 @@ def drain(sessions: sessionmaker[Session], writer) -> int:  # type: ignore[no-un
     while handled := run_once(sessions, writer, default_catalogue()):
         total += handled
     return total
+
+
+def bare_site(name: str = "Garage", lat: float = 45.7, lng: float = 4.8):  # type: ignore[no-untyped-def]
+    """An organisation and its site as bare rows (tests that need the record, not the API)."""
+    from directory.models import Organisation, Site
+
+    org = Organisation(legal_name=f"{name} SARL", kind="independent")
+    site = Site(
+        organisation=org,
+        name=name,
+        city="Lyon",
+        country="FR",
+        lat=lat,
+        lng=lng,
+        timezone="Europe/Paris",
+    )
+    return org, site

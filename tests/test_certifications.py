@@ -22,7 +22,8 @@ from certifications.competences import Holding, effective_competences
 from directory import attestations as trust
 from directory.db import transaction
 from directory.errors import DomainError
-from directory.models import Organisation, Site, Technician
+from directory.models import Technician
+from tests.conftest import bare_site
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 T0 = int(NOW.timestamp())
@@ -183,16 +184,7 @@ def world(sessions):  # type: ignore[no-untyped-def]
     cat = default_catalogue()
     keys = {name: jws.generate_jwk(f"{name}-1") for name in ("trusted", "pending", "suspended")}
     with transaction(sessions) as s:
-        org = Organisation(legal_name="Garage", kind="independent")
-        site = Site(
-            organisation=org,
-            name="G",
-            city="Lyon",
-            country="FR",
-            lat=45.7,
-            lng=4.8,
-            timezone="Europe/Paris",
-        )
+        org, site = bare_site("G")
         tech = Technician(site_id=site.id, display_name="Alex")
         s.add_all([org, site])
         s.flush()

@@ -15,6 +15,7 @@ from directory.cli import main
 from directory.db import Base, transaction
 from directory.models import ApiKey, Organisation, OutboxEvent, Site
 from search.engine import load_or_create_master_key
+from tests.conftest import bare_site
 
 
 def test_migrations_build_exactly_the_schema_the_models_declare(engine) -> None:
@@ -27,16 +28,7 @@ def test_migrations_build_exactly_the_schema_the_models_declare(engine) -> None:
 
 def test_every_public_change_writes_an_outbox_event_in_its_transaction(sessions) -> None:
     with transaction(sessions) as s:
-        org = Organisation(legal_name="A", kind="independent")
-        site = Site(
-            organisation=org,
-            name="S",
-            city="Lyon",
-            country="FR",
-            lat=45.0,
-            lng=4.0,
-            timezone="Europe/Paris",
-        )
+        org, site = bare_site("S")
         s.add_all([org, site])
     with transaction(sessions) as s:
         s.get(Site, site.id).name = "S2"  # type: ignore[union-attr]
