@@ -15,9 +15,19 @@ from litestar.openapi.plugins import ScalarRenderPlugin
 from sqlalchemy import Engine
 
 from certifications.catalogue import Catalogue, default_catalogue
-from directory import attestations, health, integration_routes, search_routes, trust_routes
+from directory import (
+    account_routes,
+    attestations,
+    health,
+    integration_routes,
+    ratelimit,
+    search_routes,
+    trust_routes,
+)
+from directory.auth import gate
 from directory.db import make_engine, make_sessionmaker, transaction
 from directory.errors import exception_handlers
+from directory.mail import FolderMailer
 from directory.routes import OrganisationController, SiteController
 from directory.settings import Settings
 from directory.sync import SyncWorker
@@ -35,6 +45,7 @@ async def _sweep_expiries(state: State, every_s: float) -> None:
 
             def sweep() -> int:
                 with transaction(state.sessions) as session:
+                    ratelimit.purge(session)  # full buckets say nothing: keep the table small
                     return attestations.sweep_expiries(session)
 
             if count := await to_thread.run_sync(sweep):
@@ -89,6 +100,7 @@ def create_app(
             "searcher": MeiliSearcher(meili_url, search_key) if meili_url and search_key else None,
             "writer": writer,
             "gazetteer": default_gazetteer(),
+            "mailer": FolderMailer(settings.data_dir / "mail"),
             # Loaded and checked whole here: a broken catalogue stops the service at start-up.
             "catalogue": catalogue or default_catalogue(),
         }
@@ -98,6 +110,7 @@ def create_app(
             OrganisationController,
             SiteController,
             *trust_routes.route_handlers,
+            *account_routes.route_handlers,
             search_routes.search,
             search_routes.search_batch,
             integration_routes.changes,
@@ -107,6 +120,7 @@ def create_app(
         ],
         state=state,
         exception_handlers=exception_handlers,
+        middleware=[gate],
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(
             title="Atelier",

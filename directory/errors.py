@@ -21,6 +21,7 @@ __all__ = [
     "NotFound",
     "PreconditionRequired",
     "StaleWrite",
+    "TooManyRequests",
     "Unauthorized",
     "exception_handlers",
 ]
@@ -34,6 +35,7 @@ class DomainError(Exception):
     status: int = 400
     title: str = "Bad request"
     slug: str = "bad-request"
+    headers: dict[str, str] | None = None
 
     def __init__(self, detail: str, *, errors: Sequence[FieldError] = (), **extra: Any) -> None:
         super().__init__(detail)
@@ -48,6 +50,7 @@ class InvalidInput(DomainError):
 
 class Unauthorized(DomainError):
     status, title, slug = 401, "Authentication required", "unauthorized"
+    headers = {"WWW-Authenticate": 'Bearer realm="atelier"'}  # noqa: RUF012 - never mutated
 
 
 class Forbidden(DomainError):
@@ -68,6 +71,14 @@ class StaleWrite(DomainError):
 
 class PreconditionRequired(DomainError):
     status, title, slug = 428, "Precondition required", "if-match-required"
+
+
+class TooManyRequests(DomainError):
+    status, title, slug = 429, "Too many requests", "rate-limited"
+
+    def __init__(self, detail: str, headers: dict[str, str]) -> None:
+        super().__init__(detail)
+        self.headers = headers
 
 
 def problem_body(exc: DomainError) -> dict[str, Any]:
@@ -104,7 +115,10 @@ def problem(
 
 def _domain(_: Request[Any, Any, Any], exc: DomainError) -> Response[bytes]:
     return Response(
-        msgspec.json.encode(problem_body(exc)), status_code=exc.status, media_type=PROBLEM
+        msgspec.json.encode(problem_body(exc)),
+        status_code=exc.status,
+        media_type=PROBLEM,
+        headers=exc.headers,
     )
 
 

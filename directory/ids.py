@@ -11,6 +11,10 @@ PREFIXES = {
     "key": "key",
     "issuer": "is",
     "claim": "cl",
+    "account": "acc",
+    "session": "ses",
+    "invitation": "inv",
+    "listing_claim": "lc",
 }
 
 

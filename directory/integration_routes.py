@@ -11,9 +11,9 @@ from litestar.datastructures import State
 from litestar.params import QueryParameter
 from sqlalchemy import select
 
+from directory.auth import require_scope
 from directory.changes import ChangePage, read_changes
 from directory.db import transaction
-from directory.keys import require_scope
 from directory.models import AuditEntry
 
 

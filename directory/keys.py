@@ -8,24 +8,21 @@ import re
 import secrets
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
-from anyio import to_thread
-from litestar.connection import ASGIConnection
-from litestar.handlers import BaseRouteHandler
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
-from directory.audit import Actor, current_actor
-from directory.db import transaction, utcnow
-from directory.errors import Forbidden, InvalidInput, NotFound, Unauthorized
+from directory.db import utcnow
+from directory.errors import InvalidInput, NotFound
 from directory.ids import new_id
 from directory.models import ApiKey
 
-__all__ = ["SCOPES", "Scope", "create_key", "list_keys", "require_scope", "revoke_key", "verify"]
+__all__ = ["SCOPES", "Scope", "create_key", "list_keys", "revoke_key", "verify"]
 
 Scope = Literal["admin", "search:batch", "changes", "networks:write", "attest"]
 SCOPES: tuple[str, ...] = ("admin", "search:batch", "changes", "networks:write", "attest")
+_INTEGRATION = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 _KEY = re.compile(r"^atk_([a-z0-9]{10})_([A-Za-z0-9_-]{43})$")
 
 
@@ -35,7 +32,11 @@ def _digest(secret: str) -> str:
 
 
 def create_key(
-    session: Session, name: str, scopes: Iterable[str], expires_at: datetime | None = None
+    session: Session,
+    name: str,
+    scopes: Iterable[str],
+    expires_at: datetime | None = None,
+    integration: str | None = None,
 ) -> tuple[ApiKey, str]:
     """A new key and its secret; the secret is not kept and cannot be shown again."""
     scopes = sorted(set(scopes))
@@ -46,10 +47,14 @@ def create_key(
         )
     if not 1 <= len(name) <= 100:
         raise InvalidInput("a key name has 1 to 100 characters")
+    if integration is not None and not _INTEGRATION.match(integration):
+        raise InvalidInput("an integration name is 1 to 64 of a-z, 0-9, '-' and '_'")
     prefix = secrets.token_hex(5)
     secret = secrets.token_urlsafe(32)
+    key_id = new_id("key")
     key = ApiKey(
-        id=new_id("key"),
+        id=key_id,
+        integration=integration or key_id,
         prefix=prefix,
         secret_hash=_digest(secret),
         name=name,
@@ -87,35 +92,3 @@ def revoke_key(session: Session, prefix_or_id: str) -> ApiKey:
         raise NotFound(f"no key {prefix_or_id!r}")
     key.revoked_at = key.revoked_at or utcnow()
     return key
-
-
-def _bearer(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
-    header = connection.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
-
-
-def require_scope(scope: Scope):
-    """A guard: the request must carry a live API key holding ``scope`` (admin holds all)."""
-
-    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-        token = _bearer(connection)
-        if token is None:
-            raise Unauthorized("send Authorization: Bearer <api key>")
-        sessions: sessionmaker[Session] = connection.app.state.sessions
-
-        def lookup() -> ApiKey | None:
-            with transaction(sessions) as session:
-                return verify(session, token)
-
-        key = await to_thread.run_sync(lookup)
-        if key is None:
-            raise Unauthorized("unknown, revoked or expired API key")
-        if scope not in key.scopes and "admin" not in key.scopes:
-            raise Forbidden(f"this key lacks the {scope!r} scope")
-        connection.state.api_key_id = key.id
-        client = connection.client.host if connection.client else None
-        # Read by the audit hook for every row this request writes.
-        current_actor.set(Actor(kind="key", id=key.prefix, ip=client))
-
-    return guard

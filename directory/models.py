@@ -32,8 +32,15 @@ from directory.db import Base, utcnow
 from directory.ids import new_id
 
 __all__ = [
+    "Account",
+    "AccountToken",
     "ApiKey",
     "AuditEntry",
+    "AuthSession",
+    "Invitation",
+    "ListingClaim",
+    "RateBucket",
+    "Role",
     "Attestation",
     "Claim",
     "Issuer",
@@ -165,6 +172,9 @@ class Network(PublicRecord):
     name: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(24))
     visibility: Mapped[str] = mapped_column(String(10), default="public")
+    # The integration that maintains it (see ApiKey.integration); None for networks an
+    # administrator keeps. A private network is visible to its owner's keys only.
+    owner: Mapped[str | None] = mapped_column(String(64), index=True)
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("id", new_id("network"))
@@ -262,9 +272,118 @@ class ApiKey(Base):
     secret_hash: Mapped[str] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(100))
     scopes: Mapped[list[str]] = mapped_column(JSON)
+    # Keys of one integration share what it owns (its private networks), so a key can be
+    # rotated without losing them. Defaults to the key's own id: nothing is shared by accident.
+    integration: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime | None] = mapped_column()
     revoked_at: Mapped[datetime | None] = mapped_column()
+
+
+class Account(Base):
+    """A repairer's login. Only an argon2id hash of the password is kept."""
+
+    __tablename__ = "account"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)  # lower-cased
+    password_hash: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    verified_at: Mapped[datetime | None] = mapped_column()
+    disabled_at: Mapped[datetime | None] = mapped_column()
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("id", new_id("account"))
+        super().__init__(**kwargs)
+
+
+class AccountToken(Base):
+    """A one-time token sent by mail (email verification); only its hash is kept."""
+
+    __tablename__ = "account_token"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("account.id"), index=True)
+    purpose: Mapped[str] = mapped_column(String(16))
+    # A sign-up's password travels with its own verification token and is set only when that
+    # link is followed: whoever registers someone else's address first cannot keep the account.
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    used_at: Mapped[datetime | None] = mapped_column()
+
+
+class AuthSession(Base):
+    """A login: a bearer token, or a cookie plus a CSRF token. Both kept as hashes."""
+
+    __tablename__ = "auth_session"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    csrf_hash: Mapped[str | None] = mapped_column(String(64))  # cookie sessions only
+    account_id: Mapped[str] = mapped_column(ForeignKey("account.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    revoked_at: Mapped[datetime | None] = mapped_column()
+    ip: Mapped[str | None] = mapped_column(String(64))
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("id", new_id("session"))
+        super().__init__(**kwargs)
+
+
+class Role(Base):
+    """What an account may do for an organisation: owner (also manages members) or editor."""
+
+    __tablename__ = "organisation_role"
+    organisation_id: Mapped[str] = mapped_column(ForeignKey("organisation.id"), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("account.id"), primary_key=True, index=True)
+    role: Mapped[str] = mapped_column(String(8))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Invitation(Base):
+    """A role offered to an email that has no verified account yet; granted on verification."""
+
+    __tablename__ = "invitation"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    organisation_id: Mapped[str] = mapped_column(ForeignKey("organisation.id"), index=True)
+    email: Mapped[str] = mapped_column(String(254), index=True)
+    role: Mapped[str] = mapped_column(String(8))
+    invited_by: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    accepted_at: Mapped[datetime | None] = mapped_column()
+
+    __table_args__ = (UniqueConstraint("organisation_id", "email", name="uq_invitation_email"),)
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("id", new_id("invitation"))
+        super().__init__(**kwargs)
+
+
+class ListingClaim(Base):
+    """A repairer asking to own an imported organisation; an administrator decides."""
+
+    __tablename__ = "listing_claim"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    organisation_id: Mapped[str] = mapped_column(ForeignKey("organisation.id"), index=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("account.id"), index=True)
+    message: Mapped[str | None] = mapped_column(String(2000))
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column()
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str | None] = mapped_column(String(2000))
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("id", new_id("listing_claim"))
+        super().__init__(**kwargs)
+
+
+class RateBucket(Base):
+    """One rate-limit bucket (GCRA): the theoretical arrival time of the next request, in
+    seconds since the epoch. Kept in the database so every worker process shares it."""
+
+    __tablename__ = "rate_limit"
+    key: Mapped[str] = mapped_column(String(160), primary_key=True)
+    tat: Mapped[float] = mapped_column(Float, index=True)
 
 
 class AuditEntry(Base):
@@ -279,6 +398,8 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(10))
     entity: Mapped[str] = mapped_column(String(24))
     entity_id: Mapped[str] = mapped_column(String(128), index=True)
+    # The organisation the change concerns, so an organisation can read its own trail.
+    organisation_id: Mapped[str | None] = mapped_column(String(32), index=True)
     changes: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
@@ -361,6 +482,48 @@ def _write_outbox(session: Session, _ctx: object, _instances: object) -> None:
 
 
 _NOT_AUDITED = {"updated_at", "version", "created_at"}
+_SECRETS = {"secret_hash", "token", "password_hash", "token_hash", "csrf_hash"}
+# Sessions and one-time tokens are not audited: they are credentials, not changes to the record.
+_AUDITED = (
+    PublicRecord,
+    Attestation,
+    Claim,
+    ApiKey,
+    Account,
+    Role,
+    Invitation,
+    ListingClaim,
+    Membership,
+)
+
+
+def _site_org(session: Session, site_id: str | None) -> str | None:
+    if site_id is None:
+        return None
+    with session.no_autoflush:  # inside a flush: look up, never flush again
+        site = session.get(Site, site_id)
+    return site.organisation_id if site is not None else None
+
+
+def _organisation_of(session: Session, obj: object) -> str | None:
+    """Which organisation may read this audit row (GET /v1/audit for its members)."""
+    if isinstance(obj, Organisation):
+        return obj.id
+    if isinstance(obj, Site | Role | Invitation | ListingClaim):
+        return obj.organisation_id
+    if isinstance(obj, Claim):
+        return _site_org(session, obj.site_id)
+    if isinstance(obj, Technician):
+        return _site_org(session, obj.site_id)
+    if isinstance(obj, Attestation):
+        subject = obj.subject_id
+        if subject.startswith("tc_"):
+            with session.no_autoflush:
+                tech = session.get(Technician, subject)
+            subject = tech.site_id if tech is not None else ""
+        return _site_org(session, subject or None)
+    # Memberships are left out on purpose: a private network's members are its owner's business.
+    return None
 
 
 def _write_audit(session: Session) -> None:
@@ -371,12 +534,12 @@ def _write_audit(session: Session) -> None:
         + [(o, "update") for o in session.dirty if session.is_modified(o)]
         + [(o, "delete") for o in session.deleted]
     ):
-        if not isinstance(obj, PublicRecord | Attestation | Claim | ApiKey):
+        if not isinstance(obj, _AUDITED):
             continue
         state: InstanceState[Any] = inspect(obj)
         changes: dict[str, Any] = {}
         for attr in state.mapper.column_attrs:
-            if attr.key in _NOT_AUDITED or attr.key in ("secret_hash", "token"):
+            if attr.key in _NOT_AUDITED or attr.key in _SECRETS:
                 continue  # secrets never reach the audit trail; tokens are stored elsewhere
             hist = state.attrs[attr.key].history
             if action == "create":
@@ -389,7 +552,11 @@ def _write_audit(session: Session) -> None:
                 changes[attr.key] = [msgspec.to_builtins(before), msgspec.to_builtins(after)]
         if action == "update" and not changes:
             continue
-        key = getattr(obj, "id", None) or getattr(obj, "jti", None) or ""
+        key = getattr(obj, "id", None) or getattr(obj, "jti", None)
+        if isinstance(obj, Role | Membership):
+            key = f"{obj.organisation_id if isinstance(obj, Role) else obj.network_id}:" + (
+                obj.account_id if isinstance(obj, Role) else obj.site_id
+            )
         session.add(
             AuditEntry(
                 actor_kind=actor.kind,
@@ -397,7 +564,8 @@ def _write_audit(session: Session) -> None:
                 ip=actor.ip,
                 action=action,
                 entity=obj.__tablename__,
-                entity_id=str(key),
+                entity_id=str(key or ""),
+                organisation_id=_organisation_of(session, obj),
                 changes=changes,
             )
         )

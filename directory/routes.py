@@ -11,9 +11,9 @@ from litestar.datastructures import State
 from litestar.params import HeaderParameter, JSONBody, PathParameter, QueryParameter
 from sqlalchemy.orm import Session
 
-from directory import attestations, jsonld, profiles
+from directory import access, accounts, attestations, jsonld, profiles
+from directory.auth import principal_of, require_writer
 from directory.db import transaction
-from directory.keys import require_scope
 from directory.models import Site
 from directory.schemas import (
     OrganisationCreate,
@@ -32,7 +32,10 @@ Cursor = Annotated[str | None, QueryParameter(max_length=200, description="from 
 UpdatedAfter = Annotated[datetime | None, QueryParameter(description="RFC 3339 instant")]
 Id = Annotated[str, PathParameter(max_length=40)]
 
-ADMIN = [require_scope("admin")]
+# Accounts and administrators pass the guard; which objects an account may touch is decided
+# where each object is loaded (directory/access.py).
+WRITERS = [require_writer]
+AnyRequest = Request[Any, Any, Any]
 
 
 def _profiles(state: State, session: Session, sites: list[Site]) -> list[SiteOut]:
@@ -54,10 +57,17 @@ class OrganisationController(Controller):
     path = "/v1/organisations"
     tags = ["organisations"]
 
-    @post("/", guards=ADMIN, sync_to_thread=True, status_code=201)
-    def create(self, state: State, data: JSONBody[OrganisationCreate]) -> Response[OrganisationOut]:
+    @post("/", guards=WRITERS, sync_to_thread=True, status_code=201)
+    def create(
+        self, request: AnyRequest, state: State, data: JSONBody[OrganisationCreate]
+    ) -> Response[OrganisationOut]:
+        """A repairer who creates an organisation becomes its owner."""
+        principal = principal_of(request)
         with transaction(state.sessions) as session:
             org = profiles.create_organisation(session, data)
+            if principal.kind == "account" and principal.id:
+                accounts.grant(session, org.id, principal.id, "owner")
+                session.flush()
             out = profiles.organisation_out(org)
         return _tagged(out, out.version, 201, f"/v1/organisations/{out.id}")
 
@@ -81,34 +91,41 @@ class OrganisationController(Controller):
             out = profiles.organisation_out(profiles.get_organisation(session, organisation_id))
         return _tagged(out, out.version)
 
-    @patch("/{organisation_id:str}", guards=ADMIN, sync_to_thread=True)
+    @patch("/{organisation_id:str}", guards=WRITERS, sync_to_thread=True)
     def update(
         self,
+        request: AnyRequest,
         state: State,
         organisation_id: Id,
         data: JSONBody[OrganisationPatch],
         if_match: IfMatch = None,
     ) -> Response[OrganisationOut]:
         with transaction(state.sessions) as session:
+            access.organisation_for_write(session, principal_of(request), organisation_id)
             org = profiles.patch_organisation(session, organisation_id, data, if_match)
             out = profiles.organisation_out(org)
         return _tagged(out, out.version)
 
-    @delete("/{organisation_id:str}", guards=ADMIN, sync_to_thread=True, status_code=200)
+    @delete("/{organisation_id:str}", guards=WRITERS, sync_to_thread=True, status_code=200)
     def close(
-        self, state: State, organisation_id: Id, if_match: IfMatch = None
+        self, request: AnyRequest, state: State, organisation_id: Id, if_match: IfMatch = None
     ) -> Response[OrganisationOut]:
+        """Closing needs an owner: editors manage the profile and sites, not the entity."""
         with transaction(state.sessions) as session:
+            access.organisation_for_write(
+                session, principal_of(request), organisation_id, access.OWNERS
+            )
             out = profiles.organisation_out(
                 profiles.close_organisation(session, organisation_id, if_match)
             )
         return _tagged(out, out.version)
 
-    @post("/{organisation_id:str}/sites", guards=ADMIN, sync_to_thread=True, status_code=201)
+    @post("/{organisation_id:str}/sites", guards=WRITERS, sync_to_thread=True, status_code=201)
     def create_site(
-        self, state: State, organisation_id: Id, data: JSONBody[SiteCreate]
+        self, request: AnyRequest, state: State, organisation_id: Id, data: JSONBody[SiteCreate]
     ) -> Response[SiteOut]:
         with transaction(state.sessions) as session:
+            access.organisation_for_write(session, principal_of(request), organisation_id)
             site = profiles.create_site(session, state.geocoder, organisation_id, data)
             (out,) = _profiles(state, session, [site])
         return _tagged(out, out.version, 201, out.url)
@@ -135,7 +152,7 @@ class SiteController(Controller):
         sync_to_thread=True,
         description="The public profile; `Accept: application/ld+json` gives schema.org JSON-LD.",
     )
-    def read(self, request: Request[Any, Any, Any], state: State, site_id: Id) -> Response[SiteOut]:
+    def read(self, request: AnyRequest, state: State, site_id: Id) -> Response[SiteOut]:
         with transaction(state.sessions) as session:
             (out,) = _profiles(state, session, [profiles.get_site(session, site_id)])
         if request.accept.best_match(["application/json", jsonld.MEDIA_TYPE]) == jsonld.MEDIA_TYPE:
@@ -146,23 +163,32 @@ class SiteController(Controller):
             )
         return _tagged(out, out.version)
 
-    @patch("/{site_id:str}", guards=ADMIN, sync_to_thread=True)
+    @patch("/{site_id:str}", guards=WRITERS, sync_to_thread=True)
     def update(
-        self, state: State, site_id: Id, data: JSONBody[SitePatch], if_match: IfMatch = None
+        self,
+        request: AnyRequest,
+        state: State,
+        site_id: Id,
+        data: JSONBody[SitePatch],
+        if_match: IfMatch = None,
     ) -> Response[SiteOut]:
         with transaction(state.sessions) as session:
+            access.site_for_write(session, principal_of(request), site_id)
             site = profiles.patch_site(session, state.geocoder, site_id, data, if_match)
             (out,) = _profiles(state, session, [site])
         return _tagged(out, out.version)
 
     @delete(
         "/{site_id:str}",
-        guards=ADMIN,
+        guards=WRITERS,
         sync_to_thread=True,
         status_code=200,
         description="Closes the site: it leaves search and its id is never reused.",
     )
-    def close(self, state: State, site_id: Id, if_match: IfMatch = None) -> Response[SiteOut]:
+    def close(
+        self, request: AnyRequest, state: State, site_id: Id, if_match: IfMatch = None
+    ) -> Response[SiteOut]:
         with transaction(state.sessions) as session:
+            access.site_for_write(session, principal_of(request), site_id)
             (out,) = _profiles(state, session, [profiles.close_site(session, site_id, if_match)])
         return _tagged(out, out.version)

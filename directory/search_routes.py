@@ -13,9 +13,9 @@ from litestar.datastructures import State
 from litestar.params import FromQuery, JSONBody, QueryParameter
 
 from directory import finder
+from directory.auth import require_scope
 from directory.db import utcnow
 from directory.errors import InvalidInput, problem_body
-from directory.keys import require_scope
 from directory.validation import FieldError
 from search.query import Cursor, CursorError, SearchQuery
 from search.results import Origin, SearchResponse

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -34,6 +35,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     max_body_bytes: int = 1_048_576
     geocoder: GeocoderName = "offline"
     geocoder_user_agent: str = "atelier-directory"
+    session_hours: int = 12
+    # Requests a minute per client (anonymous: per address; signed in: per account or key).
+    rate_search_anonymous: int = 120
+    rate_anonymous: int = 600
+    rate_authenticated: int = 1200
+    rate_auth: int = 10  # sign-up, log-in, verification: per address, against password guessing
+    trusted_proxies: tuple[str, ...] = ()
+    public_url: str = "http://127.0.0.1:8000"  # links in mails
 
     @property
     def managed_meili(self) -> bool:
@@ -93,6 +102,26 @@ def _master_key(raw: str) -> str:
     return raw
 
 
+def _between(low: int, high: int):
+    def parse(raw: str) -> int:
+        value = int(raw)
+        if not low <= value <= high:
+            raise ValueError(f"must be between {low} and {high}")
+        return value
+
+    return parse
+
+
+def _networks(raw: str) -> tuple[str, ...]:
+    """Comma-separated addresses or CIDR blocks of reverse proxies whose X-Forwarded-For is
+    believed; anything else is checked here so a typo fails at start-up, not silently."""
+    out = []
+    for part in raw.split(","):
+        if part.strip():
+            out.append(str(ipaddress.ip_network(part.strip(), strict=False)))
+    return tuple(out)
+
+
 VARIABLES: dict[str, tuple[str, object]] = {
     "ATELIER_HOST": ("host", _nonempty),
     "ATELIER_PORT": ("port", _port),
@@ -108,6 +137,13 @@ VARIABLES: dict[str, tuple[str, object]] = {
     "ATELIER_MAX_BODY_BYTES": ("max_body_bytes", _body_limit),
     "ATELIER_GEOCODER": ("geocoder", _choice("offline", "nominatim", "ban")),
     "ATELIER_GEOCODER_USER_AGENT": ("geocoder_user_agent", _nonempty),
+    "ATELIER_SESSION_HOURS": ("session_hours", _between(1, 24 * 30)),
+    "ATELIER_RATE_SEARCH_ANONYMOUS": ("rate_search_anonymous", _between(1, 1_000_000)),
+    "ATELIER_RATE_ANONYMOUS": ("rate_anonymous", _between(1, 1_000_000)),
+    "ATELIER_RATE_AUTHENTICATED": ("rate_authenticated", _between(1, 1_000_000)),
+    "ATELIER_RATE_AUTH": ("rate_auth", _between(1, 1_000_000)),
+    "ATELIER_TRUSTED_PROXIES": ("trusted_proxies", _networks),
+    "ATELIER_PUBLIC_URL": ("public_url", _url("http", "https")),
 }
 
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, Response, get, patch, post
+from litestar import Controller, Request, Response, get, patch, post
 from litestar.datastructures import State
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from certifications.catalogue import Scheme
-from directory import attestations, profiles
+from directory import access, attestations, profiles
+from directory.auth import principal_of, require_scope, require_writer
 from directory.db import get_or_404, transaction, utcnow
-from directory.keys import require_scope
 from directory.models import Attestation, Claim, Issuer, Technician
 from directory.routes import IfMatch
 from directory.schemas import (
@@ -209,14 +209,17 @@ def claim_out(claim: Claim) -> ClaimOut:
 
 @post(
     "/v1/sites/{site_id:str}/claims",
-    guards=ADMIN,
+    guards=[require_writer],
     sync_to_thread=True,
     status_code=201,
     tags=["sites"],
     description="Declare a competence without an issuer: it shows as declared.",
 )
-def declare(state: State, site_id: Id, data: JSONBody[ClaimIn]) -> ClaimOut:
+def declare(
+    request: Request[Any, Any, Any], state: State, site_id: Id, data: JSONBody[ClaimIn]
+) -> ClaimOut:
     with transaction(state.sessions) as session:
+        access.site_for_write(session, principal_of(request), site_id)
         return claim_out(
             attestations.declare_claim(
                 session, state.catalogue, site_id, data.scheme, data.evidence_url
@@ -226,14 +229,16 @@ def declare(state: State, site_id: Id, data: JSONBody[ClaimIn]) -> ClaimOut:
 
 @post(
     "/v1/sites/{site_id:str}/technicians",
-    guards=ADMIN,
+    guards=[require_writer],
     sync_to_thread=True,
     status_code=201,
     tags=["technicians"],
 )
-def add_technician(state: State, site_id: Id, data: JSONBody[TechnicianCreate]) -> TechnicianOut:
+def add_technician(
+    request: Request[Any, Any, Any], state: State, site_id: Id, data: JSONBody[TechnicianCreate]
+) -> TechnicianOut:
     with transaction(state.sessions) as session:
-        profiles.get_site(session, site_id)
+        access.site_for_write(session, principal_of(request), site_id)
         tech = Technician(site_id=site_id, display_name=data.display_name)
         session.add(tech)
         session.flush()
@@ -249,19 +254,25 @@ def read_technician(state: State, technician_id: Id) -> TechnicianOut:
 
 @patch(
     "/v1/technicians/{technician_id:str}",
-    guards=ADMIN,
+    guards=[require_writer],
     sync_to_thread=True,
     tags=["technicians"],
     description="Rename, or move to another site (competences follow).",
 )
 def update_technician(
-    state: State, technician_id: Id, data: JSONBody[TechnicianPatch], if_match: IfMatch = None
+    request: Request[Any, Any, Any],
+    state: State,
+    technician_id: Id,
+    data: JSONBody[TechnicianPatch],
+    if_match: IfMatch = None,
 ) -> TechnicianOut:
+    principal = principal_of(request)
     with transaction(state.sessions) as session:
-        tech = get_or_404(session, Technician, technician_id, "technician")
+        tech = access.technician_for_write(session, principal, technician_id)
         profiles.check_if_match(if_match, tech.version)
         if isinstance(data.site_id, str) and data.site_id != tech.site_id:
-            profiles.get_site(session, data.site_id)
+            # Moving someone needs the right to write both workshops.
+            access.site_for_write(session, principal, data.site_id)
             tech.site_id = data.site_id
         if isinstance(data.display_name, str):
             tech.display_name = data.display_name

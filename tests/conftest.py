@@ -146,11 +146,14 @@ def site(client: TestClient, admin: dict[str, str], organisation: dict) -> dict:
 
 
 def table_snapshot(sessions: sessionmaker[Session]) -> dict[str, list[tuple]]:  # type: ignore[type-arg]
-    """Every row of every table, to prove a refused request changed nothing."""
+    """Every row of every table, to prove a refused request changed nothing. The rate-limit
+    buckets are left out: counting a refused request is the point of them (they are request
+    accounting shared by the workers, not directory data)."""
     with sessions() as session:
         return {
             t.name: sorted(tuple(map(str, r)) for r in session.execute(t.select()))
             for t in Base.metadata.sorted_tables
+            if t.name != "rate_limit"
         }
 
 
