@@ -94,14 +94,13 @@ def technician_for_write(
 
 
 def members(session: Session, organisation_id: str) -> list[tuple[Account, Role]]:
-    return list(
-        session.execute(
-            select(Account, Role)
-            .join(Role, Role.account_id == Account.id)
-            .where(Role.organisation_id == organisation_id)
-            .order_by(Account.email)
-        ).tuples()
+    rows = session.execute(
+        select(Account, Role)
+        .join(Role, Role.account_id == Account.id)
+        .where(Role.organisation_id == organisation_id)
+        .order_by(Account.email)
     )
+    return [(a, r) for a, r in rows]
 
 
 def add_member(
@@ -141,7 +140,7 @@ def add_member(
     mailer.send(
         email,
         f"You are invited to manage {name} on Atelier",
-        f"Sign up with this address to become {role} of {name}.\n",
+        f"You are invited to become {role} of {name}. Sign up with this address to accept.\n",
     )
     return "invited"
 
@@ -208,7 +207,7 @@ def list_listing_claims(
     )
     if status:
         stmt = stmt.where(ListingClaim.status == status)
-    return list(session.execute(stmt).tuples())
+    return [(c, e) for c, e in session.execute(stmt)]
 
 
 def decide_listing_claim(

@@ -190,11 +190,28 @@ def login(
         if email
         else None
     )
+    expected = account.password_hash if account else _DUMMY_HASH
+    if account is not None and account.verified_at is None:
+        # Not verified yet: the password waits in the newest sign-up token. Matching it earns
+        # a precise hint; anything else is the usual refusal.
+        expected = (
+            session.scalars(
+                select(AccountToken.password_hash)
+                .where(
+                    AccountToken.account_id == account.id,
+                    AccountToken.used_at.is_(None),
+                    AccountToken.expires_at > utcnow(),
+                )
+                .order_by(AccountToken.created_at.desc())
+                .limit(1)
+            ).first()
+            or _DUMMY_HASH
+        )
     try:
-        HASHER.verify(account.password_hash if account else _DUMMY_HASH, password[:MAX_PASSWORD])
+        HASHER.verify(expected, password[:MAX_PASSWORD])
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         account = None
-    if account is None or account.password_hash == _DUMMY_HASH:
+    if account is None or expected == _DUMMY_HASH:
         raise Unauthorized("wrong email or password")
     if account.verified_at is None:
         raise Forbidden("confirm your email address first (see the message we sent)")

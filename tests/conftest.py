@@ -227,3 +227,50 @@ def bare_site(name: str = "Garage", lat: float = 45.7, lng: float = 4.8):  # typ
         timezone="Europe/Paris",
     )
     return org, site
+
+
+# --- accounts ------------------------------------------------------------------------------------
+
+PASSWORD = "violet harbour engine 42"
+
+
+def mails_to(settings: Settings, address: str) -> list[str]:
+    """Bodies of the messages written for ``address``, oldest first (the embedded mailer)."""
+    import email
+    from email import policy
+
+    folder = settings.data_dir / "mail"
+    out = []
+    for path in sorted(folder.glob("*.eml"), key=lambda p: p.stat().st_mtime_ns):
+        msg = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+        if msg["To"] == address:
+            out.append(msg.get_body().get_content())  # type: ignore[union-attr]
+    return out
+
+
+def mailed_token(settings: Settings, address: str) -> str:
+    import re
+
+    found = re.search(r"token=([A-Za-z0-9_-]+)", mails_to(settings, address)[-1])
+    assert found, "no token in the last message"
+    return found.group(1)
+
+
+@pytest.fixture()
+def repairer(client: TestClient, settings: Settings):  # type: ignore[no-untyped-def]
+    """A factory: sign up, verify and log in an address; the bearer headers come back."""
+
+    def make(address: str, password: str = PASSWORD) -> dict[str, str]:
+        assert (
+            client.post(
+                "/v1/auth/signup", json={"email": address, "password": password}
+            ).status_code
+            == 202
+        )
+        token = mailed_token(settings, address)
+        assert client.post("/v1/auth/verify", json={"token": token}).status_code == 200
+        reply = client.post("/v1/auth/login", json={"email": address, "password": password})
+        assert reply.status_code == 200, reply.text
+        return {"Authorization": f"Bearer {reply.json()['token']}"}
+
+    return make
