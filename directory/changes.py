@@ -15,7 +15,7 @@ import msgspec
 from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
-from directory.models import OutboxEvent
+from directory.models import Network, OutboxEvent
 
 __all__ = ["Change", "ChangePage", "read_changes", "sequence_pending"]
 
@@ -59,8 +59,20 @@ def read_changes(session: Session, after: int, limit: int) -> ChangePage:
     rows = session.scalars(
         select(OutboxEvent).where(OutboxEvent.seq > after).order_by(OutboxEvent.seq).limit(limit)
     ).all()
+    # Private networks are their owner's business: their events are left out of the public
+    # feed (all but the "delete" written when a public one turns private, which a mirror needs).
+    private = set(
+        session.scalars(
+            select(Network.id).where(
+                Network.id.in_({r.entity_id for r in rows if r.entity == "network"}),
+                Network.visibility == "private",
+            )
+        )
+    )
     items = [
         Change(seq=r.seq or 0, entity=r.entity, id=r.entity_id, op=r.op, at=r.created_at)
         for r in rows
+        if not (r.entity == "network" and r.entity_id in private and r.op != "delete")
     ]
-    return ChangePage(items=items, next_cursor=str(items[-1].seq if items else after))
+    last = rows[-1].seq if rows else None  # resume after what was read, shown or not
+    return ChangePage(items=items, next_cursor=str(last if last is not None else after))

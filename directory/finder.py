@@ -90,6 +90,7 @@ async def search_engine(
     valid_at: datetime,
     open_at: datetime | None,
     now: datetime,
+    own: frozenset[str] = frozenset(),
 ) -> SearchResponse:
     """Raises EngineUnavailable when the index cannot answer.
 
@@ -101,7 +102,9 @@ async def search_engine(
     """
     zones = await searcher.timezones() if open_at is not None else []
     radius_m = query.radius_km * 1000
-    clauses = build_filter(query, catalogue, valid_at=valid_at, open_at=open_at, timezones=zones)
+    clauses = build_filter(
+        query, catalogue, valid_at=valid_at, open_at=open_at, timezones=zones, own=own
+    )
     offset = cursor.offset if cursor else 0
     summary_body: dict[str, Any] = {
         "q": query.q or "",
@@ -146,7 +149,9 @@ async def search_engine(
         origin=origin,
         facets=facets,
         total_estimate=summary.estimatedTotalHits,
-        items=[item(doc, d, query, catalogue, valid_at=valid_at, now=now) for d, doc in page],
+        items=[
+            item(doc, d, query, catalogue, valid_at=valid_at, now=now, own=own) for d, doc in page
+        ],
         next_cursor=next_cursor,
     )
 
@@ -219,6 +224,7 @@ def search_database(
     valid_at: datetime,
     open_at: datetime | None,
     now: datetime,
+    own: frozenset[str] = frozenset(),
 ) -> SearchResponse:
     radius_m = query.radius_km * 1000
     with transaction(sessions) as session:
@@ -226,7 +232,7 @@ def search_database(
     kept = [
         d
         for d in docs
-        if matches(d, query, catalogue, valid_at=valid_at, open_at=open_at)
+        if matches(d, query, catalogue, valid_at=valid_at, open_at=open_at, own=own)
         and text_matches(d, query.q)
     ]
     found = list(zip(distances_m(origin.lat, origin.lng, kept), kept, strict=True))
@@ -242,6 +248,8 @@ def search_database(
         origin=origin,
         facets=facet_counts([d for _, d in found], list(query.facets)),
         total_estimate=len(found),
-        items=[item(doc, d, query, catalogue, valid_at=valid_at, now=now) for d, doc in page],
+        items=[
+            item(doc, d, query, catalogue, valid_at=valid_at, now=now, own=own) for d, doc in page
+        ],
         next_cursor=next_cursor,
     )

@@ -433,6 +433,10 @@ class OutboxEvent(Base):
 
 
 def _event_for(obj: object, state: str) -> tuple[str, str, str] | None:
+    if isinstance(obj, Network) and state == "update" and obj.visibility == "private":
+        before = inspect(obj).attrs.visibility.history.deleted
+        if before and before[0] == "public":
+            return "network", obj.id, "delete"  # it left the public directory
     if isinstance(obj, PublicRecord):
         if state == "update" and getattr(obj, "status", None) == "closed":
             state = "delete"  # a closed site or organisation leaves the public directory

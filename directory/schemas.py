@@ -10,6 +10,8 @@ from msgspec import UNSET, Meta, UnsetType
 
 from directory.vocabulary import (
     IdentifierScheme,
+    NetworkKind,
+    NetworkVisibility,
     OrganisationKind,
     Powertrain,
     Service,
@@ -354,3 +356,48 @@ class ListingClaimOut(msgspec.Struct, kw_only=True):
     decided_at: datetime | None = None
     reason: str | None = None
     email: str | None = None  # shown to administrators only
+
+
+# --- networks ------------------------------------------------------------------------------------
+
+SiteId = Annotated[str, Meta(pattern=r"^st_[a-z0-9]{1,32}$")]
+MAX_MEMBERS = 20_000
+
+
+class NetworkCreate(Input):
+    name: Name
+    kind: NetworkKind
+    visibility: NetworkVisibility = "private"  # an integration's list is its own by default
+
+
+class NetworkPatch(Input):
+    name: Name | UnsetType = UNSET
+    visibility: NetworkVisibility | UnsetType = UNSET
+
+
+class NetworkOut(msgspec.Struct, kw_only=True):
+    id: str
+    name: str
+    kind: str
+    visibility: str
+    members: int
+    created_at: datetime
+    updated_at: datetime
+    version: int
+
+
+class MembersIn(Input):
+    sites: Annotated[list[SiteId], Meta(max_length=MAX_MEMBERS)]
+
+
+class MembersOut(msgspec.Struct, kw_only=True):
+    network_id: str
+    sites: list[str]
+    next_cursor: str | None = None
+
+
+class MembersReplaced(msgspec.Struct, kw_only=True):
+    network_id: str
+    members: int
+    added: int
+    removed: int

@@ -12,9 +12,9 @@ from litestar import Request, Response, get, post
 from litestar.datastructures import State
 from litestar.params import FromQuery, JSONBody, QueryParameter
 
-from directory import finder
-from directory.auth import require_scope
-from directory.db import utcnow
+from directory import finder, networks
+from directory.auth import Principal, principal_of, require_scope
+from directory.db import transaction, utcnow
 from directory.errors import InvalidInput, problem_body
 from directory.validation import FieldError
 from search.query import Cursor, CursorError, SearchQuery
@@ -43,8 +43,22 @@ def parse(params: dict[str, Any], catalogue: Any) -> SearchQuery:
     return query
 
 
-async def run(state: State, query: SearchQuery) -> tuple[SearchResponse, str]:
-    """The answer, and which backend gave it."""
+async def own_networks(state: State, principal: Principal) -> frozenset[str]:
+    """The private networks this caller may search by and see in results (keys only)."""
+    if principal.kind != "key":
+        return frozenset()
+
+    def load() -> frozenset[str]:
+        with transaction(state.sessions) as session:
+            return networks.own_private_networks(session, principal)
+
+    return await to_thread.run_sync(load)
+
+
+async def run(
+    state: State, query: SearchQuery, own: frozenset[str] = frozenset()
+) -> tuple[SearchResponse, str]:
+    """The answer, and which backend gave it. ``own``: the caller's private networks."""
     now = utcnow()
     if query.place is not None:
         point = state.gazetteer.place(query.place)
@@ -77,6 +91,7 @@ async def run(state: State, query: SearchQuery) -> tuple[SearchResponse, str]:
                 valid_at=valid_at,
                 open_at=open_at,
                 now=now,
+                own=own,
             )
             return answer, "index"
         except EngineUnavailable:
@@ -93,6 +108,7 @@ async def run(state: State, query: SearchQuery) -> tuple[SearchResponse, str]:
             valid_at=valid_at,
             open_at=open_at,
             now=now,
+            own=own,
         )
     )
     return answer, "database"
@@ -154,7 +170,8 @@ async def search(
         if v is not None
     }
     del open_at, valid_at  # re-read raw, so an instant without an offset is an error, not UTC
-    answer, backend = await run(state, parse(params, state.catalogue))
+    query = parse(params, state.catalogue)
+    answer, backend = await run(state, query, await own_networks(state, principal_of(request)))
     return Response(answer, headers={"X-Search-Backend": backend})
 
 
@@ -169,11 +186,14 @@ class BatchIn(msgspec.Struct, forbid_unknown_fields=True):
     status_code=200,
     description="Up to 500 searches; answers in order; a bad query gets its own problem.",
 )
-async def search_batch(state: State, data: JSONBody[BatchIn]) -> dict[str, list[Any]]:
+async def search_batch(
+    request: Request[Any, Any, Any], state: State, data: JSONBody[BatchIn]
+) -> dict[str, list[Any]]:
+    own = await own_networks(state, principal_of(request))
     results: list[Any] = []
     for params in data.queries:
         try:
-            answer, _ = await run(state, parse(params, state.catalogue))
+            answer, _ = await run(state, parse(params, state.catalogue), own)
             results.append(answer)
         except InvalidInput as err:
             results.append(problem_body(err))

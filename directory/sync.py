@@ -22,6 +22,7 @@ from directory.models import (
     Attestation,
     Claim,
     Membership,
+    Network,
     Organisation,
     OutboxEvent,
     Site,
@@ -44,10 +45,14 @@ def _records(session: Session, site_ids: Iterable[str]) -> list[SiteRecord]:
         .where(Site.id.in_(ids))
     ).all()
     networks: dict[str, list[str]] = {}
-    for network_id, site_id in session.execute(
-        select(Membership.network_id, Membership.site_id).where(Membership.site_id.in_(ids))
+    private: dict[str, list[str]] = {}
+    for network_id, site_id, visibility in session.execute(
+        select(Membership.network_id, Membership.site_id, Network.visibility)
+        .join(Network, Network.id == Membership.network_id)
+        .where(Membership.site_id.in_(ids))
     ):
-        networks.setdefault(site_id, []).append(network_id)
+        into = networks if visibility == "public" else private
+        into.setdefault(site_id, []).append(network_id)
     return [
         SiteRecord(
             id=s.id,
@@ -69,6 +74,7 @@ def _records(session: Session, site_ids: Iterable[str]) -> list[SiteRecord]:
             services=s.services,
             languages=s.languages,
             networks=sorted(networks.get(s.id, [])),
+            private_networks=sorted(private.get(s.id, [])),
             status=s.status,
         )
         for s, trade, legal, kind in rows
@@ -96,6 +102,11 @@ def affected_sites(session: Session, events: list[OutboxEvent]) -> set[str]:
     for e in events:
         by_kind.setdefault(e.entity, set()).add(e.entity_id)
     sites = set(by_kind.get("site", set()))
+    if networks := by_kind.get("network"):
+        # A network turning private or public moves its members between the two fields.
+        sites |= set(
+            session.scalars(select(Membership.site_id).where(Membership.network_id.in_(networks)))
+        )
     if orgs := by_kind.get("organisation"):
         sites |= set(session.scalars(select(Site.id).where(Site.organisation_id.in_(orgs))))
     if techs := by_kind.get("technician"):

@@ -37,3 +37,8 @@ Service = Literal[
     "adas_calibration",
     "towing",
 ]
+
+# What a group of sites is: an insurer's or fleet's approved repairers, a carmaker's network,
+# a chain or buying group, a cooperative of independents.
+NetworkKind = Literal["insurer", "fleet", "oem", "chain", "cooperative", "other"]
+NetworkVisibility = Literal["private", "public"]

@@ -75,8 +75,9 @@ class SiteRecord(msgspec.Struct, frozen=True, kw_only=True):
     powertrains: list[str]
     services: list[str]
     languages: list[str]
-    networks: list[str]
+    networks: list[str]  # public networks
     status: str
+    private_networks: list[str] = []  # searchable only by their owners (see search.query)
 
 
 class SiteDocument(msgspec.Struct, kw_only=True):
@@ -103,6 +104,9 @@ class SiteDocument(msgspec.Struct, kw_only=True):
     services: list[str]
     languages: list[str]
     networks: list[str]
+    # Members of private networks: a filter reaches this field only for a network the caller
+    # owns (build_filter's ``own``), so for anyone else a private network does not exist.
+    pnetworks: list[str] = []
     competences: list[str]  # schemes verified at indexing time (for facets)
     domains: list[str]
     comp: dict[str, Window]
@@ -185,6 +189,7 @@ def project(
         services=record.services,
         languages=record.languages,
         networks=record.networks,
+        pnetworks=record.private_networks,
         competences=held_now,
         domains=sorted({catalogue.schemes[s].domain for s in held_now}),
         comp=comp,

@@ -52,6 +52,7 @@ SETTINGS: dict[str, Any] = {
                 "powertrains",
                 "services",
                 "networks",
+                "pnetworks",
                 "competences",
                 "domains",
                 "tz",

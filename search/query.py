@@ -111,8 +111,11 @@ def build_filter(
     valid_at: datetime,
     open_at: datetime | None,
     timezones: Iterable[str],
+    own: frozenset[str] = frozenset(),
 ) -> list[str]:
-    """The filter, as a list of clauses Meilisearch ANDs together (geo excluded)."""
+    """The filter, as a list of clauses Meilisearch ANDs together (geo excluded). ``own``: the
+    private networks the caller owns; any other network id is looked up among public ones only,
+    so a private network asked for by someone else matches nothing, as if it did not exist."""
     at = int(valid_at.timestamp())
     clauses = ['status = "active"']
     for scheme in query.competence:
@@ -129,12 +132,17 @@ def build_filter(
         ("vehicles", query.vehicle),
         ("powertrains", query.powertrain),
         ("services", query.service),
-        ("networks", query.network),
     ):
         if values:
             if field == "brands":
                 values = [*values, "all"]  # a workshop for every brand serves this one too
             clauses.append(_any_of(field, values))
+    if query.network:
+        public = [n for n in query.network if n not in own]
+        private = [n for n in query.network if n in own]
+        either = [_any_of("networks", public)] if public else []
+        either += [_any_of("pnetworks", private)] if private else []
+        clauses.append("(" + " OR ".join(either) + ")")
     if open_at is not None:
         per_zone = []
         for zone in sorted(set(timezones)):

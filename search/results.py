@@ -105,6 +105,7 @@ def matches(
     *,
     valid_at: datetime,
     open_at: datetime | None,
+    own: frozenset[str] = frozenset(),
 ) -> bool:
     at = int(valid_at.timestamp())
     if not all(_holds(doc, s, at, query.include_declared) for s in query.competence):
@@ -119,7 +120,7 @@ def matches(
         (set(query.vehicle), doc.vehicles),
         (set(query.powertrain), doc.powertrains),
         (set(query.service), doc.services),
-        (set(query.network), doc.networks),
+        (set(query.network), [*doc.networks, *(set(doc.pnetworks) & own)]),
     ):
         if values and not values & set(have):
             return False
@@ -158,6 +159,7 @@ def item(
     *,
     valid_at: datetime,
     now: datetime,
+    own: frozenset[str] = frozenset(),
 ) -> SearchItem:
     """One result: the competences asked for (or all that hold) at ``valid_at``."""
     at = int(valid_at.timestamp())
@@ -199,7 +201,7 @@ def item(
         distance_m=round(dist),
         competences=matched,
         brands=doc.brands,
-        networks=doc.networks,
+        networks=[*doc.networks, *sorted(set(doc.pnetworks) & own)],
         open_now=is_open(doc.oh, *local_day_minute(now, doc.tz)),  # as the open_at filter
         url=f"/v1/sites/{doc.id}",
     )
