@@ -330,3 +330,34 @@ def test_a_revoked_key_stops_at_once(client: TestClient, make_key, sessions) -> 
     assert client.get("/v1/changes", headers=headers).status_code == 401
     # A malformed Authorization header is refused, not treated as anonymous.
     assert client.get("/v1/sites", headers={"Authorization": "Basic abc"}).status_code == 401
+
+
+def test_an_organisation_reads_its_own_audit_trail_and_nobody_elses(
+    client: TestClient, repairer, admin: dict[str, str]
+) -> None:
+    anne, bob = repairer("anne@garage.fr"), repairer("bob@garage.fr")
+    mine = _org(client, anne)
+    site = _site(client, anne, mine["id"])
+    assert _rename(client, anne, site, "Garage Anne").status_code == 200
+    theirs = _org(client, bob, siren="732829320")
+    _site(client, bob, theirs["id"])
+    anne_id = client.get("/v1/auth/me", headers=anne).json()["id"]
+
+    trail = client.get("/v1/audit", params={"organisation": mine["id"]}, headers=anne)
+    assert trail.status_code == 200, trail.text
+    items = trail.json()["items"]
+    assert {i["entity_id"] for i in items} >= {mine["id"], site["id"]}
+    assert all(i["actor"]["kind"] == "account" and i["actor"]["id"] == anne_id for i in items)
+    rename = [i for i in items if i["action"] == "update" and i["entity"] == "site"]
+    assert rename[0]["changes"]["name"] == ["Garage Martin Lyon 3", "Garage Anne"]
+    # Not Bob's, not without naming one; administrators read everything.
+    assert (
+        client.get("/v1/audit", params={"organisation": theirs["id"]}, headers=anne).status_code
+        == 403
+    )
+    assert client.get("/v1/audit", headers=anne).status_code == 400
+    everything = client.get("/v1/audit", params={"limit": 1000}, headers=admin).json()["items"]
+    assert {theirs["id"], mine["id"]} <= {i["entity_id"] for i in everything}
+    # No secret ever reaches the trail.
+    text = str(everything)
+    assert "argon2" not in text and "password" not in text
