@@ -132,7 +132,14 @@ def serve(ctx: Context, demo: bool) -> None:
         )
         log.info("serving", extra={"url": f"http://{settings.host}:{settings.port}"})
         uvicorn.run(
-            app, host=settings.host, port=settings.port, log_config=None, server_header=False
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            server_header=False,
+            # uvicorn would otherwise believe X-Forwarded-For from 127.0.0.1 and rewrite the
+            # client address before we see it; ATELIER_TRUSTED_PROXIES is the one rule for it.
+            proxy_headers=False,
         )
     finally:
         if engine_proc is not None:

@@ -1,0 +1,127 @@
+"""Rate limits: shared by every worker process, answered with 429 + Retry-After + RateLimit-*,
+and not fooled by a client's own X-Forwarded-For."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from sqlalchemy.orm import Session, sessionmaker
+
+from directory import ratelimit
+from directory.db import transaction
+
+ATELIER = str(Path(sys.executable).with_name("atelier"))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _serve(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(  # noqa: S603 - our own CLI
+        [ATELIER, "serve"],
+        env={**os.environ, **env, "ATELIER_PORT": str(port)},
+        stdout=subprocess.DEVNULL,
+        stderr=log.open("wb"),
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health/live", timeout=1).status_code == 200:
+                return proc
+        except httpx.TransportError:
+            time.sleep(0.2)
+    proc.kill()
+    raise AssertionError(f"server on {port} did not start: {log.read_text()[-2000:]}")
+
+
+def test_two_worker_processes_share_one_budget(
+    database_url: str, tmp_path: Path, meili, meili_keys, engine, sessions
+) -> None:
+    env = {
+        "DATABASE_URL": database_url,
+        "ATELIER_DATA_DIR": str(tmp_path),
+        "MEILI_URL": meili.url,
+        "MEILI_SEARCH_KEY": meili_keys.search,
+        "MEILI_WRITE_KEY": meili_keys.write,
+        "ATELIER_SYNC": "external",
+        "ATELIER_RATE_SEARCH_ANONYMOUS": "10",
+    }
+    ports = [_free_port(), _free_port()]
+    procs = [_serve(env, p, tmp_path / f"serve-{p}.log") for p in ports]
+    try:
+        answers = []
+        for i in range(16):
+            port = ports[i % 2]  # alternate: a per-process counter would allow 10 on each
+            answers.append(
+                httpx.get(
+                    f"http://127.0.0.1:{port}/v1/search",
+                    params={"lat": 45.76, "lng": 4.83},
+                    # A scraper making up a new address each time buys nothing: no proxy is
+                    # trusted, so the header is ignored.
+                    headers={"X-Forwarded-For": f"203.0.113.{i}"},
+                    timeout=10,
+                )
+            )
+        codes = [a.status_code for a in answers]
+        assert codes.count(200) == 10, codes
+        assert codes[10:] == [429] * 6
+        limited = answers[-1]
+        assert limited.headers["content-type"].startswith("application/problem+json")
+        assert 1 <= int(limited.headers["retry-after"]) <= 60
+        assert limited.headers["ratelimit-limit"] == "10"
+        assert limited.headers["ratelimit-remaining"] == "0"
+        assert answers[0].headers["ratelimit-remaining"] == "9"
+        # Other routes and other clients draw from their own buckets.
+        assert httpx.get(f"http://127.0.0.1:{ports[0]}/v1/competences").status_code == 200
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(timeout=20)
+
+
+def test_the_bucket_refills_at_the_configured_pace(sessions: sessionmaker[Session]) -> None:
+    now = 1_800_000_000.0
+    with transaction(sessions) as session:
+        verdicts = [ratelimit.hit(session, "t", 6, now) for _ in range(7)]
+    assert [v.allowed for v in verdicts] == [True] * 6 + [False]
+    assert verdicts[-1].retry_after_s == 10  # one request every 60 / 6 s
+    with transaction(sessions) as session:
+        assert not ratelimit.hit(session, "t", 6, now + 9).allowed
+        assert ratelimit.hit(session, "t", 6, now + 10).allowed
+        assert ratelimit.purge(session, now + 69) == 0  # not full yet (TAT = now + 70)
+        assert ratelimit.purge(session, now + 71) == 1  # full again: the row goes
+
+
+PROXY = ("10.0.0.0/8",)
+address = st.ip_addresses(v=4).map(str)
+
+
+@given(st.lists(address, max_size=5), address)
+def test_only_a_trusted_proxy_is_believed(spoofed: list[str], real: str) -> None:
+    # Behind our proxy: whatever the client wrote itself (left), the proxy appends the
+    # address it saw (right); that one is what counts, unless it is itself a proxy address.
+    header = ", ".join([*spoofed, real])
+    got = ratelimit.client_address("10.1.2.3", header, PROXY)
+    if not real.startswith("10."):
+        assert got == real
+    # Straight from the internet, the header is ignored whatever it says.
+    assert ratelimit.client_address("198.51.100.7", header, PROXY) == "198.51.100.7"
+    assert ratelimit.client_address("10.1.2.3", header, ()) == "10.1.2.3"
+
+
+@pytest.mark.parametrize("junk", ["", "unknown", "not-an-ip, ", "999.1.1.1"])
+def test_garbage_forwarded_headers_count_against_the_proxy(junk: str) -> None:
+    assert ratelimit.client_address("10.1.2.3", junk, PROXY) == "10.1.2.3"
