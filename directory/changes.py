@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import msgspec
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from directory.models import Network, OutboxEvent
@@ -20,6 +20,12 @@ from directory.models import Network, OutboxEvent
 __all__ = ["Change", "ChangePage", "read_changes", "sequence_pending"]
 
 MAX_SEQUENCED = 5000
+_NUMBER = text(
+    "UPDATE outbox SET seq = :last + numbered.rn "
+    "FROM (SELECT id, row_number() OVER (ORDER BY id) AS rn FROM outbox "
+    "WHERE seq IS NULL ORDER BY id LIMIT :n) AS numbered "
+    "WHERE outbox.id = numbered.id"
+)
 
 
 class Change(msgspec.Struct, kw_only=True):
@@ -41,17 +47,11 @@ def sequence_pending(session: Session) -> int:
         # One sequencer at a time; SQLite's single writer already gives us that.
         session.execute(text("SELECT pg_advisory_xact_lock(7245117)"))
     last = session.scalar(select(func.max(OutboxEvent.seq))) or 0
-    ids = session.scalars(
-        select(OutboxEvent.id)
-        .where(OutboxEvent.seq.is_(None))
-        .order_by(OutboxEvent.id)
-        .limit(MAX_SEQUENCED)
-    ).all()
-    for offset, event_id in enumerate(ids, start=1):
-        session.execute(
-            update(OutboxEvent).where(OutboxEvent.id == event_id).values(seq=last + offset)
-        )
-    return len(ids)
+    # One statement numbers the whole batch (an UPDATE per row ran at ~3,400 events/s on
+    # SQLite and ~2,000/s on PostgreSQL in bench/access_bench.py). UPDATE … FROM and window
+    # functions exist in both (SQLite since 3.33).
+    result = session.execute(_NUMBER, {"last": last, "n": MAX_SEQUENCED})
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def read_changes(session: Session, after: int, limit: int) -> ChangePage:
