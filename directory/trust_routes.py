@@ -207,85 +207,94 @@ def claim_out(claim: Claim) -> ClaimOut:
     )
 
 
-@post(
-    "/v1/sites/{site_id:str}/claims",
-    guards=[require_writer],
-    sync_to_thread=True,
-    status_code=201,
-    tags=["sites"],
-    description="Declare a competence without an issuer: it shows as declared.",
-)
-def declare(
-    request: Request[Any, Any, Any], state: State, site_id: Id, data: JSONBody[ClaimIn]
-) -> ClaimOut:
-    with transaction(state.sessions) as session:
-        access.site_for_write(session, principal_of(request), site_id)
-        return claim_out(
-            attestations.declare_claim(
-                session, state.catalogue, site_id, data.scheme, data.evidence_url
+class SiteTrustController(Controller):
+    """Declared competences and technicians of a site (beside SiteController). Handlers live
+    on controllers so that each application gets its own copies (see docs/decisions.md)."""
+
+    path = "/v1/sites"
+    tags = ["sites"]
+
+    @post(
+        "/{site_id:str}/claims",
+        guards=[require_writer],
+        sync_to_thread=True,
+        status_code=201,
+        description="Declare a competence without an issuer: it shows as declared.",
+    )
+    def declare(
+        self, request: Request[Any, Any, Any], state: State, site_id: Id, data: JSONBody[ClaimIn]
+    ) -> ClaimOut:
+        with transaction(state.sessions) as session:
+            access.site_for_write(session, principal_of(request), site_id)
+            return claim_out(
+                attestations.declare_claim(
+                    session, state.catalogue, site_id, data.scheme, data.evidence_url
+                )
             )
-        )
+
+    @post(
+        "/{site_id:str}/technicians",
+        guards=[require_writer],
+        sync_to_thread=True,
+        status_code=201,
+    )
+    def add_technician(
+        self,
+        request: Request[Any, Any, Any],
+        state: State,
+        site_id: Id,
+        data: JSONBody[TechnicianCreate],
+    ) -> TechnicianOut:
+        with transaction(state.sessions) as session:
+            access.site_for_write(session, principal_of(request), site_id)
+            tech = Technician(site_id=site_id, display_name=data.display_name)
+            session.add(tech)
+            session.flush()
+            return technician_out(tech)
 
 
-@post(
-    "/v1/sites/{site_id:str}/technicians",
-    guards=[require_writer],
-    sync_to_thread=True,
-    status_code=201,
-    tags=["technicians"],
-)
-def add_technician(
-    request: Request[Any, Any, Any], state: State, site_id: Id, data: JSONBody[TechnicianCreate]
-) -> TechnicianOut:
-    with transaction(state.sessions) as session:
-        access.site_for_write(session, principal_of(request), site_id)
-        tech = Technician(site_id=site_id, display_name=data.display_name)
-        session.add(tech)
-        session.flush()
-        return technician_out(tech)
+class TechnicianController(Controller):
+    path = "/v1/technicians"
+    tags = ["technicians"]
 
+    @get("/{technician_id:str}", sync_to_thread=True)
+    def read_technician(self, state: State, technician_id: Id) -> TechnicianOut:
+        with transaction(state.sessions) as session:
+            tech = get_or_404(session, Technician, technician_id, "technician")
+            return technician_out(tech)
 
-@get("/v1/technicians/{technician_id:str}", sync_to_thread=True, tags=["technicians"])
-def read_technician(state: State, technician_id: Id) -> TechnicianOut:
-    with transaction(state.sessions) as session:
-        tech = get_or_404(session, Technician, technician_id, "technician")
-        return technician_out(tech)
-
-
-@patch(
-    "/v1/technicians/{technician_id:str}",
-    guards=[require_writer],
-    sync_to_thread=True,
-    tags=["technicians"],
-    description="Rename, or move to another site (competences follow).",
-)
-def update_technician(
-    request: Request[Any, Any, Any],
-    state: State,
-    technician_id: Id,
-    data: JSONBody[TechnicianPatch],
-    if_match: IfMatch = None,
-) -> TechnicianOut:
-    principal = principal_of(request)
-    with transaction(state.sessions) as session:
-        tech = access.technician_for_write(session, principal, technician_id)
-        profiles.check_if_match(if_match, tech.version)
-        if isinstance(data.site_id, str) and data.site_id != tech.site_id:
-            # Moving someone needs the right to write both workshops.
-            access.site_for_write(session, principal, data.site_id)
-            tech.site_id = data.site_id
-        if isinstance(data.display_name, str):
-            tech.display_name = data.display_name
-        session.flush()
-        return technician_out(tech)
+    @patch(
+        "/{technician_id:str}",
+        guards=[require_writer],
+        sync_to_thread=True,
+        description="Rename, or move to another site (competences follow).",
+    )
+    def update_technician(
+        self,
+        request: Request[Any, Any, Any],
+        state: State,
+        technician_id: Id,
+        data: JSONBody[TechnicianPatch],
+        if_match: IfMatch = None,
+    ) -> TechnicianOut:
+        principal = principal_of(request)
+        with transaction(state.sessions) as session:
+            tech = access.technician_for_write(session, principal, technician_id)
+            profiles.check_if_match(if_match, tech.version)
+            if isinstance(data.site_id, str) and data.site_id != tech.site_id:
+                # Moving someone needs the right to write both workshops.
+                access.site_for_write(session, principal, data.site_id)
+                tech.site_id = data.site_id
+            if isinstance(data.display_name, str):
+                tech.display_name = data.display_name
+            session.flush()
+            return technician_out(tech)
 
 
 route_handlers: list[Any] = [
     competences,
     IssuerController,
     AttestationController,
-    declare,
-    add_technician,
-    read_technician,
-    update_technician,
+    SiteTrustController,
+    TechnicianController,
 ]
