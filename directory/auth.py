@@ -4,7 +4,11 @@ it rides on a session cookie. Routes then only ask the Principal what it may do.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hmac
+import logging
+import math
 import time
 from typing import Any, Literal
 
@@ -19,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from directory import accounts, keys, ratelimit
 from directory.audit import Actor, current_actor
 from directory.db import transaction, utcnow
-from directory.errors import Forbidden, TooManyRequests, Unauthorized
+from directory.errors import PROBLEM, Forbidden, TooManyRequests, Unauthorized, problem_body
 from directory.settings import Settings
 
 __all__ = [
@@ -36,6 +40,11 @@ __all__ = [
 COOKIE = "atelier_session"
 CSRF_HEADER = "x-csrf-token"
 _UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+_SAFE = {"GET", "HEAD"}
+# Anonymous buckets this process saw refused, until when: turned away with no work and no
+# database round trip. Only ever set from a verdict of the shared count.
+_blocked: dict[str, float] = {}
+log = logging.getLogger("atelier.auth")
 
 
 class Principal(msgspec.Struct, frozen=True, kw_only=True):
@@ -158,6 +167,9 @@ def gate(app: ASGIApp) -> ASGIApp:
         client = ratelimit.client_address(peer, xff, settings.trusted_proxies)
         if bearer == "":
             raise Unauthorized("send Authorization: Bearer <token>")
+        if bearer is None and cookie is None and scope["method"] in _SAFE:  # type: ignore[typeddict-item]
+            await _anonymous_read(app, scope, receive, send, state, settings, client)
+            return
         principal, verdict = await to_thread.run_sync(
             _admit,
             state.sessions,
@@ -187,6 +199,88 @@ def gate(app: ASGIApp) -> ASGIApp:
         await app(scope, receive, send_with_headers)
 
     return middleware
+
+
+async def _anonymous_read(
+    app: ASGIApp,
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    state: State,
+    settings: Settings,
+    client: str,
+) -> None:
+    """An anonymous read (a driver's search, a profile) has no credentials to resolve, and its
+    count is not needed until the answer goes out: the bucket is counted in a thread while the
+    request runs, and the verdict is applied before the first byte is sent. The database round
+    trip so overlaps the engine's instead of adding to it. Reads change nothing, so running one
+    that turns out to be over the limit costs only the work; a client known to be over it is
+    turned away before any work (``_blocked``)."""
+    principal = Principal(kind="anonymous", client=client)
+    key, limit = _bucket(scope["method"], scope["path"], principal, settings)  # type: ignore[typeddict-item]
+    now = time.time()
+    if _blocked.get(key, 0.0) > now:
+        wait = max(1, math.ceil(_blocked[key] - now))
+        raise TooManyRequests(
+            f"more than {limit} requests a minute; retry in {wait} s",
+            ratelimit.Verdict(False, limit, 0, wait, wait).headers(),
+        )
+
+    def count() -> ratelimit.Verdict:
+        with transaction(state.sessions) as session:
+            return ratelimit.hit(session, key, limit)
+
+    pending = asyncio.ensure_future(to_thread.run_sync(count))
+    scope.setdefault("state", {})["principal"] = principal
+    current_actor.set(Actor(kind="anonymous", ip=client))
+    refused = False
+
+    async def send_checked(message: Message) -> None:
+        nonlocal refused
+        if message["type"] == "http.response.start":
+            try:
+                verdict = await pending
+            except Exception:  # noqa: BLE001 - the record is down: searches still answer
+                log.warning("rate limit not counted: database unreachable", exc_info=True)
+                await send(message)
+                return
+            if not verdict.allowed:
+                refused = True
+                if len(_blocked) > 10_000:
+                    _blocked.clear()  # a bound on memory; the database stays the truth
+                _blocked[key] = time.time() + verdict.retry_after_s
+                await _send_problem(send, verdict)
+                return
+            extra = [(k.lower().encode(), v.encode()) for k, v in verdict.headers().items()]
+            message["headers"] = [*message.get("headers", []), *extra]
+        elif refused:
+            return  # the body of the answer that was replaced
+        await send(message)
+
+    try:
+        await app(scope, receive, send_checked)
+    finally:
+        if not pending.done():
+            with contextlib.suppress(Exception):
+                await pending
+
+
+async def _send_problem(send: Send, verdict: ratelimit.Verdict) -> None:
+    body = msgspec.json.encode(
+        problem_body(
+            TooManyRequests(
+                f"more than {verdict.limit} requests a minute; retry in {verdict.retry_after_s} s",
+                {},
+            )
+        )
+    )
+    headers = [
+        (b"content-type", PROBLEM.encode()),
+        (b"content-length", str(len(body)).encode()),
+        *[(k.lower().encode(), v.encode()) for k, v in verdict.headers().items()],
+    ]
+    await send({"type": "http.response.start", "status": 429, "headers": headers})
+    await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
 def principal_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:
