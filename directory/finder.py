@@ -111,6 +111,10 @@ async def search_engine(
         "limit": 0,
         "filter": [*clauses, _box_clause(bbox(origin, radius_m))],
     }
+    if query.sort == "relevance":
+        # The engine's own order: the count, the facets and the page come in one answer.
+        summary_body |= {"offset": offset, "limit": query.limit + 1}
+        summary_body["attributesToRetrieve"] = RETRIEVED
     if query.facets:
         summary_body["facets"] = [FACETS[f] for f in query.facets]
     summary = await searcher.search(summary_body)
@@ -128,14 +132,7 @@ async def search_engine(
         docs = await _documents(searcher, [p[1] for p in points])
         ranked = [(d, docs[sid]) for d, sid in points if sid in docs]
     else:
-        body = {
-            "q": query.q or "",
-            "offset": offset,
-            "limit": query.limit + 1,
-            "attributesToRetrieve": RETRIEVED,
-            "filter": [*clauses, _box_clause(bbox(origin, radius_m))],
-        }
-        hits = (await searcher.search(body)).hits
+        hits = summary.hits
         ranked = [
             (d, h)
             for d, h in zip(distances_m(origin.lat, origin.lng, hits), hits, strict=True)

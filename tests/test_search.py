@@ -330,6 +330,38 @@ def test_facets_count_the_matching_sites(search_client, client, sessions, index,
         }
 
 
+def test_relevance_pages_cover_the_text_matches_once_with_count_and_facets(
+    search_client, client, sessions, index, gazetteer
+) -> None:
+    rng = random.Random(7)
+    wanted = set()
+    for i in range(25):
+        brands = ["renault"] if i % 2 else ["peugeot"]
+        lat, lng = LYON[0] + rng.uniform(-0.1, 0.1), LYON[1] + rng.uniform(-0.1, 0.1)
+        wanted.add(add_site(sessions, gazetteer, f"Carrosserie {i}", lat, lng, brands=brands))
+    for i in range(5):
+        add_site(sessions, gazetteer, f"Pneus {i}", LYON[0], LYON[1] + i / 100)
+    drain(sessions, index)
+    params = {"lat": LYON[0], "lng": LYON[1], "radius_km": 30, "q": "carrosserie"}
+    params |= {"sort": "relevance", "limit": 10, "facets": ["brand"]}
+    for app in (search_client, client):
+        seen: list[str] = []
+        cursor = None
+        for _ in range(5):
+            reply = app.get(
+                "/v1/search", params={**params, **({"cursor": cursor} if cursor else {})}
+            )
+            body = reply.json()
+            assert body["total_estimate"] == 25
+            assert body["facets"]["brand"] == {"renault": 12, "peugeot": 13}
+            seen += ids(reply)
+            cursor = body["next_cursor"]
+            if cursor is None:
+                break
+        assert len(seen) == len(set(seen)) == 25
+        assert set(seen) == wanted
+
+
 def test_killing_the_engine_during_a_thousand_updates_loses_none(
     sessions, gazetteer, tmp_path: Path
 ) -> None:
