@@ -11,8 +11,9 @@ from sqlalchemy import select
 
 from directory import access, accounts
 from directory.auth import COOKIE, principal_of, require_account, require_scope, require_writer
+from directory.counters import LOGIN_FAILURES
 from directory.db import transaction
-from directory.errors import Forbidden
+from directory.errors import Forbidden, Unauthorized
 from directory.models import Account, ListingClaim, Role
 from directory.schemas import (
     DecisionIn,
@@ -59,15 +60,19 @@ class AuthController(Controller):
         self, request: AnyRequest, state: State, data: JSONBody[LoginIn]
     ) -> Response[LoginOut]:
         settings = state.settings
-        with transaction(state.sessions) as session:
-            new = accounts.login(
-                session,
-                data.email,
-                data.password,
-                hours=settings.session_hours,
-                cookie=data.cookie,
-                ip=principal_of(request).client,
-            )
+        try:
+            with transaction(state.sessions) as session:
+                new = accounts.login(
+                    session,
+                    data.email,
+                    data.password,
+                    hours=settings.session_hours,
+                    cookie=data.cookie,
+                    ip=principal_of(request).client,
+                )
+        except (Unauthorized, Forbidden):
+            LOGIN_FAILURES.inc()
+            raise
         if not data.cookie:
             return Response(LoginOut(token=new.token, expires_at=new.expires_at))
         cookie = Cookie(

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from directory import accounts, keys, ratelimit
 from directory.audit import Actor, current_actor
+from directory.counters import RATE_LIMITED
 from directory.db import transaction, utcnow
 from directory.errors import PROBLEM, Forbidden, TooManyRequests, Unauthorized, problem_body
 from directory.settings import Settings
@@ -182,6 +183,7 @@ def gate(app: ASGIApp) -> ASGIApp:
             client,
         )
         if not verdict.allowed:
+            RATE_LIMITED.inc()
             raise TooManyRequests(
                 f"more than {verdict.limit} requests a minute; retry in {verdict.retry_after_s} s",
                 verdict.headers(),
@@ -220,6 +222,7 @@ async def _anonymous_read(
     key, limit = _bucket(scope["method"], scope["path"], principal, settings)  # type: ignore[typeddict-item]
     now = time.time()
     if _blocked.get(key, 0.0) > now:
+        RATE_LIMITED.inc()
         wait = max(1, math.ceil(_blocked[key] - now))
         raise TooManyRequests(
             f"more than {limit} requests a minute; retry in {wait} s",
@@ -245,6 +248,7 @@ async def _anonymous_read(
                 await send(message)
                 return
             if not verdict.allowed:
+                RATE_LIMITED.inc()
                 refused = True
                 if len(_blocked) > 10_000:
                     _blocked.clear()  # a bound on memory; the database stays the truth

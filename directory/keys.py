@@ -20,8 +20,15 @@ from directory.models import ApiKey
 
 __all__ = ["SCOPES", "Scope", "create_key", "list_keys", "revoke_key", "verify"]
 
-Scope = Literal["admin", "search:batch", "changes", "networks:write", "attest"]
-SCOPES: tuple[str, ...] = ("admin", "search:batch", "changes", "networks:write", "attest")
+Scope = Literal["admin", "search:batch", "changes", "networks:write", "attest", "metrics"]
+SCOPES: tuple[str, ...] = (
+    "admin",
+    "search:batch",
+    "changes",
+    "networks:write",
+    "attest",
+    "metrics",
+)
 _INTEGRATION = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 _KEY = re.compile(r"^atk_([a-z0-9]{10})_([A-Za-z0-9_-]{43})$")
 

@@ -14,6 +14,7 @@ from litestar.params import FromQuery, JSONBody, QueryParameter
 
 from directory import finder, networks
 from directory.auth import Principal, principal_of, require_scope
+from directory.counters import SEARCHES
 from directory.db import transaction, utcnow
 from directory.errors import InvalidInput, problem_body
 from directory.validation import FieldError
@@ -172,6 +173,7 @@ async def search(
     del open_at, valid_at  # re-read raw, so an instant without an offset is an error, not UTC
     query = parse(params, state.catalogue)
     answer, backend = await run(state, query, await own_networks(state, principal_of(request)))
+    SEARCHES.labels(backend).inc()
     return Response(answer, headers={"X-Search-Backend": backend})
 
 

@@ -99,3 +99,22 @@ def test_every_write_is_audited_with_who_what_and_from_where(
     assert any(e["entity"] == "api_key" for e in trail)
     assert key["Authorization"].split("_", 2)[2] not in str(trail)
     assert client.get("/v1/audit", headers=make_key("changes")).status_code == 403
+
+
+def test_metrics_need_their_scope_and_report_the_backlog(
+    client: TestClient, make_key, admin: dict[str, str]
+) -> None:
+    client.post(
+        "/v1/organisations", json={"legal_name": "M SARL", "kind": "independent"}, headers=admin
+    )
+    client.get("/v1/search", params={"lat": 45.76, "lng": 4.83})
+    assert client.get("/metrics").status_code == 401
+    assert client.get("/metrics", headers=make_key("changes")).status_code == 403
+    reply = client.get("/metrics", headers=make_key("metrics"))
+    assert reply.status_code == 200
+    text = reply.text
+    # The organisation's change is not indexed (no worker in this app): one event waits.
+    assert "atelier_outbox_pending 1.0" in text
+    assert 'atelier_searches_total{backend="database"}' in text
+    # Per-route figures are grouped by template, never by id.
+    assert 'path="/v1/organisations"' in text or "path=\"/v1/organisations/\"" in text
