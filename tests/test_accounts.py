@@ -83,6 +83,9 @@ def test_wrong_passwords_and_unknown_addresses_get_the_same_answer(
     wrong = client.post("/v1/auth/login", json={"email": "bob@garage.fr", "password": "nope" * 4})
     unknown = client.post("/v1/auth/login", json={"email": "who@garage.fr", "password": PASSWORD})
     assert wrong.status_code == unknown.status_code == 401
+    # The right password with anything after it is a wrong password.
+    padded = {"email": "bob@garage.fr", "password": PASSWORD + "x" * 200}
+    assert client.post("/v1/auth/login", json=padded).status_code == 401
     assert wrong.json()["detail"] == unknown.json()["detail"]
     # Sign-up does not reveal registered addresses either.
     again = client.post("/v1/auth/signup", json={"email": "bob@garage.fr", "password": PASSWORD})
