@@ -9,11 +9,11 @@ from litestar.datastructures import Cookie, State
 from litestar.params import JSONBody, PathParameter, QueryParameter
 from sqlalchemy import select
 
-from directory import access, accounts
+from directory import access, accounts, ratelimit
 from directory.auth import COOKIE, principal_of, require_account, require_scope, require_writer
-from directory.counters import LOGIN_FAILURES
+from directory.counters import LOGIN_FAILURES, RATE_LIMITED
 from directory.db import transaction
-from directory.errors import Forbidden, Unauthorized
+from directory.errors import Forbidden, TooManyRequests, Unauthorized
 from directory.models import Account, ListingClaim, Role
 from directory.schemas import (
     DecisionIn,
@@ -60,6 +60,18 @@ class AuthController(Controller):
         self, request: AnyRequest, state: State, data: JSONBody[LoginIn]
     ) -> Response[LoginOut]:
         settings = state.settings
+        # Per account as well as per address: guesses spread over many addresses still meet
+        # this limit. Counted in its own transaction, so a failed attempt stays counted.
+        with transaction(state.sessions) as session:
+            verdict = ratelimit.hit(
+                session, f"login:{data.email.strip().lower()[:140]}", settings.rate_auth * 2
+            )
+        if not verdict.allowed:
+            RATE_LIMITED.inc()
+            raise TooManyRequests(
+                f"too many log-in attempts for this account; retry in {verdict.retry_after_s} s",
+                verdict.headers(),
+            )
         try:
             with transaction(state.sessions) as session:
                 new = accounts.login(

@@ -120,34 +120,31 @@ def _admit(
     now = utcnow()
     with transaction(sessions) as session:
         principal = ANONYMOUS
-        token = bearer if bearer is not None else cookie
-        if token is not None:
-            if token.startswith("atk_"):
-                key = keys.verify(session, token, now)
-                if key is None:
-                    raise Unauthorized("unknown, revoked or expired API key")
-                principal = Principal(
-                    kind="key",
-                    id=key.id,
-                    label=key.prefix,
-                    scopes=frozenset(key.scopes),
-                    integration=key.integration,
-                )
-            else:
-                found = accounts.find_session(session, token, now) if token else None
-                if found is None:
-                    raise Unauthorized("unknown, expired or revoked session; log in again")
+        if bearer is not None and bearer.startswith("atk_"):  # keys never ride in cookies
+            key = keys.verify(session, bearer, now)
+            if key is None:
+                raise Unauthorized("unknown, revoked or expired API key")
+            principal = Principal(
+                kind="key",
+                id=key.id,
+                label=key.prefix,
+                scopes=frozenset(key.scopes),
+                integration=key.integration,
+            )
+        elif (token := bearer if bearer is not None else cookie) is not None:
+            found = accounts.find_session(session, token, now)
+            if found is not None:
                 auth_session, account = found
                 # A cookie rides along on any request a browser makes, even one another site
                 # triggers: changes need the CSRF token only our own page can read.
                 if bearer is None and method in _UNSAFE and not _csrf_ok(auth_session, csrf):
                     raise Forbidden(f"missing or wrong {CSRF_HEADER} header for a cookie session")
                 principal = Principal(
-                    kind="account",
-                    id=account.id,
-                    label=account.id,
-                    session_id=auth_session.id,
+                    kind="account", id=account.id, label=account.id, session_id=auth_session.id
                 )
+            elif bearer is not None or method in _UNSAFE:
+                raise Unauthorized("unknown, expired or revoked session; log in again")
+            # else: a stale cookie on a public page: browse on as anonymous.
         principal = msgspec.structs.replace(principal, client=client)
         key_name, limit = _bucket(method, path, principal, settings)
         verdict = ratelimit.hit(session, key_name, limit, time.time())

@@ -194,6 +194,9 @@ def test_cookie_sessions_need_the_csrf_token_for_every_change(
     # Logging out through the cookie ends it too.
     assert client.post("/v1/auth/logout", headers=headers).status_code == 204
     assert client.get("/v1/auth/me", headers=cookie).status_code == 401
+    # A stale cookie does not lock a visitor out of public pages; it never authorises a change.
+    assert client.get(f"/v1/sites/{site['id']}", headers=cookie).status_code == 200
+    assert _rename(client, headers, site, "Stale").status_code == 401
 
 
 def test_owners_invite_editors_who_edit_but_do_not_govern(
@@ -324,6 +327,9 @@ def test_claiming_an_imported_listing_changes_nothing_until_an_administrator_app
 
 def test_a_revoked_key_stops_at_once(client: TestClient, make_key, sessions) -> None:
     headers = make_key("changes")
+    # Keys are bearer credentials only: in a cookie one is no credential at all.
+    as_cookie = {"Cookie": f"atelier_session={headers['Authorization'].split()[1]}"}
+    assert client.get("/v1/changes", headers=as_cookie).status_code == 401
     assert client.get("/v1/changes", headers=headers).status_code == 200
     prefix = headers["Authorization"].split("_")[1]
     from directory import keys

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from directory import ratelimit
 from directory.db import transaction
+from directory.models import RateBucket
 
 ATELIER = str(Path(sys.executable).with_name("atelier"))
 
@@ -125,3 +126,21 @@ def test_only_a_trusted_proxy_is_believed(spoofed: list[str], real: str) -> None
 @pytest.mark.parametrize("junk", ["", "unknown", "not-an-ip, ", "999.1.1.1"])
 def test_garbage_forwarded_headers_count_against_the_proxy(junk: str) -> None:
     assert ratelimit.client_address("10.1.2.3", junk, PROXY) == "10.1.2.3"
+
+
+def test_guessing_one_accounts_password_from_many_addresses_is_limited(
+    client, repairer, sessions, settings
+) -> None:  # type: ignore[no-untyped-def]
+    repairer("target@garage.fr")
+    limit = settings.rate_auth * 2
+    codes = []
+    for i in range(limit + 3):
+        # Each guess from a new address: the per-address bucket never fills.
+        with transaction(sessions) as session:
+            session.execute(RateBucket.__table__.delete().where(RateBucket.key.like("auth:%")))
+        reply = client.post(
+            "/v1/auth/login", json={"email": "target@garage.fr", "password": f"guess {i} nope x"}
+        )
+        codes.append(reply.status_code)
+    assert codes.count(429) >= 3 and set(codes) == {401, 429}, codes
+    assert codes.index(429) <= limit  # the limit counts the repairer's own log-in too
