@@ -103,6 +103,8 @@ def create_app(
             "writer": writer,
             "gazetteer": default_gazetteer(),
             "mailer": FolderMailer(settings.data_dir / "mail"),
+            # This process's share of the rate limits kept in the database.
+            "limiter": ratelimit.Limiter(),
             # Loaded and checked whole here: a broken catalogue stops the service at start-up.
             "catalogue": catalogue or default_catalogue(),
         }

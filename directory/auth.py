@@ -115,6 +115,7 @@ def _admit(
     cookie: str | None,
     csrf: str | None,
     client: str,
+    limiter: ratelimit.Limiter,
 ) -> tuple[Principal, ratelimit.Verdict]:
     """Resolves the caller and counts the request, in one short transaction."""
     now = utcnow()
@@ -147,7 +148,7 @@ def _admit(
             # else: a stale cookie on a public page: browse on as anonymous.
         principal = msgspec.structs.replace(principal, client=client)
         key_name, limit = _bucket(method, path, principal, settings)
-        verdict = ratelimit.hit(session, key_name, limit, time.time())
+        verdict = limiter.count(session, key_name, limit, time.time())
     return principal, verdict
 
 
@@ -178,6 +179,7 @@ def gate(app: ASGIApp) -> ASGIApp:
             cookie,
             csrf,
             client,
+            state.limiter,
         )
         if not verdict.allowed:
             RATE_LIMITED.inc()
@@ -226,11 +228,18 @@ async def _anonymous_read(
             ratelimit.Verdict(False, limit, 0, wait, wait).headers(),
         )
 
+    limiter: ratelimit.Limiter = state.limiter
+
     def count() -> ratelimit.Verdict:
         with transaction(state.sessions) as session:
-            return ratelimit.hit(session, key, limit)
+            return limiter.count(session, key, limit, time.time())
 
-    pending = asyncio.ensure_future(to_thread.run_sync(count))
+    pending: asyncio.Future[ratelimit.Verdict]
+    if (leased := limiter.local(key, limit, now)) is not None:
+        pending = asyncio.get_running_loop().create_future()  # no database, no thread
+        pending.set_result(leased)
+    else:
+        pending = asyncio.ensure_future(to_thread.run_sync(count))
     scope.setdefault("state", {})["principal"] = principal
     current_actor.set(Actor(kind="anonymous", ip=client))
     refused = False

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import math
+import threading
 import time
 
 import msgspec
@@ -19,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from directory.models import RateBucket
 
-__all__ = ["PERIOD_S", "Verdict", "client_address", "hit", "purge"]
+__all__ = ["PERIOD_S", "Limiter", "Verdict", "client_address", "hit", "lease_size", "purge"]
 
 PERIOD_S = 60.0
 
@@ -44,11 +45,11 @@ class Verdict(msgspec.Struct, frozen=True):
         return out
 
 
-def hit(session: Session, key: str, limit: int, now: float | None = None) -> Verdict:
-    """Counts one request against ``key`` (at most ``limit`` a minute) in the caller's
-    transaction."""
+def hit(session: Session, key: str, limit: int, now: float | None = None, cost: int = 1) -> Verdict:
+    """Takes ``cost`` requests' worth from ``key`` (at most ``limit`` a minute), all or none,
+    in the caller's transaction."""
     now = time.time() if now is None else now
-    interval = PERIOD_S / limit
+    interval = PERIOD_S / limit * cost
     dialect = session.get_bind().dialect.name
     greatest = func.greatest if dialect == "postgresql" else func.max
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
@@ -66,12 +67,71 @@ def hit(session: Session, key: str, limit: int, now: float | None = None) -> Ver
         .returning(table.c.tat)
     )
     tat = session.execute(stmt).scalar_one_or_none()
+    one = PERIOD_S / limit
     if tat is not None:
-        remaining = int((PERIOD_S - (tat - now)) // interval)
+        remaining = int((PERIOD_S - (tat - now)) // one)
         return Verdict(True, limit, max(remaining, 0), math.ceil(tat - now), 0)
     current = session.execute(select(table.c.tat).where(table.c.key == key)).scalar_one()
-    wait = max(current + interval - PERIOD_S - now, 0.0)
+    wait = max(current + one - PERIOD_S - now, 0.0)
     return Verdict(False, limit, 0, math.ceil(current - now), max(math.ceil(wait), 1))
+
+
+LEASE_MAX = 10
+
+
+def lease_size(limit: int) -> int:
+    """How many requests a process takes from the shared bucket at once: a tenth of the
+    budget at most. Tokens a process holds but does not use are lost, never lent, so the shared
+    limit is never exceeded; a client meets it at most (size - 1) per process early."""
+    return max(1, min(LEASE_MAX, limit // 12))
+
+
+class _Lease(msgspec.Struct):
+    tokens: int
+    expires: float
+    remaining: int  # the shared bucket's remaining count when the lease was taken
+    reset_s: int
+
+
+class Limiter:
+    """One per process. The shared count lives in the database; to spare a round trip on most
+    requests, a process takes a few requests' worth at once (``lease_size``) and hands them out
+    locally until they run out or their time passes (the time they represent at the limit's
+    pace, so a lease cannot carry a burst over into a later window)."""
+
+    def __init__(self) -> None:
+        self._leases: dict[str, _Lease] = {}
+        self._lock = threading.Lock()
+
+    def local(self, key: str, limit: int, now: float) -> Verdict | None:
+        """A verdict from this process's lease, or None when the database must be asked."""
+        with self._lock:
+            lease = self._leases.get(key)
+            if lease is None or lease.tokens <= 0 or lease.expires <= now:
+                return None
+            lease.tokens -= 1
+            return Verdict(True, limit, lease.remaining + lease.tokens, lease.reset_s, 0)
+
+    def count(self, session: Session, key: str, limit: int, now: float) -> Verdict:
+        local = self.local(key, limit, now)
+        if local is not None:
+            return local
+        size = lease_size(limit)
+        verdict = hit(session, key, limit, now, cost=size)
+        if not verdict.allowed and size > 1:
+            size, verdict = 1, hit(session, key, limit, now)  # near the limit: one at a time
+        if verdict.allowed and size > 1:
+            with self._lock:
+                if len(self._leases) > 50_000:
+                    self._leases = {k: v for k, v in self._leases.items() if v.expires > now}
+                self._leases[key] = _Lease(
+                    tokens=size - 1,
+                    expires=now + size * PERIOD_S / limit,
+                    remaining=verdict.remaining,
+                    reset_s=verdict.reset_s,
+                )
+            verdict = msgspec.structs.replace(verdict, remaining=verdict.remaining + size - 1)
+        return verdict
 
 
 def purge(session: Session, now: float | None = None) -> int:

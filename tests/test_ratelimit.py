@@ -144,3 +144,29 @@ def test_guessing_one_accounts_password_from_many_addresses_is_limited(
         codes.append(reply.status_code)
     assert codes.count(429) >= 3 and set(codes) == {401, 429}, codes
     assert codes.index(429) <= limit  # the limit counts the repairer's own log-in too
+
+
+def test_leases_never_let_processes_exceed_the_shared_limit(
+    sessions: sessionmaker[Session],
+) -> None:
+    # Two limiters are two worker processes: each takes a few requests' worth at a time from
+    # the shared bucket and hands them out without asking the database.
+    first, second = ratelimit.Limiter(), ratelimit.Limiter()
+    now = 1_800_000_000.0
+    allowed = asked = 0
+    size = ratelimit.lease_size(120)
+    for i in range(300):
+        limiter = first if i % 3 else second
+        if (local := limiter.local("k", 120, now)) is not None:
+            allowed += local.allowed
+            continue
+        asked += 1
+        with transaction(sessions) as session:
+            allowed += limiter.count(session, "k", 120, now).allowed
+        if i == 99:
+            # While within the limit, about one request in ``size`` reached the database.
+            assert asked <= 100 / size + 2, asked
+    assert 120 - 2 * (size - 1) <= allowed <= 120
+    # A lease lasts the time its requests stand for at the limit's pace, no longer.
+    later = now + size * 60 / 120 + 0.01
+    assert first.local("k", 120, later) is None
