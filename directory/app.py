@@ -126,7 +126,7 @@ def create_app(
         ],
         state=state,
         exception_handlers=exception_handlers,
-        middleware=[metrics.prometheus.middleware, gate],
+        middleware=[metrics.measure, gate],
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(
             title="Atelier",

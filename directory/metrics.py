@@ -1,17 +1,18 @@
-"""GET /metrics in Prometheus text: request counts and latencies per route (Litestar's
-Prometheus middleware, paths grouped by route template), what the service counts itself
-(searches per backend, rate-limit refusals, failed logins), and the state of the record read at
-scrape time (outbox backlog and its age, parked events, pending listing claims)."""
+"""GET /metrics in Prometheus text: request counts and latencies per route template, what the
+service counts itself (searches per backend, rate-limit refusals, failed logins), and the state
+of the record read at scrape time (outbox backlog and its age, parked events, pending listing
+claims)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
 from litestar import Controller, Response, get
 from litestar.datastructures import State
-from litestar.plugins.prometheus import PrometheusConfig
-from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from prometheus_client import REGISTRY, CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
@@ -21,13 +22,45 @@ from directory.auth import require_scope
 from directory.db import transaction, utcnow
 from directory.models import ListingClaim, OutboxEvent
 
-__all__ = ["MetricsController", "prometheus"]
+__all__ = ["REQUESTS", "MetricsController", "measure"]
 
 
-# Paths grouped by route template ("/v1/sites/{site_id}"), or every id would be a new series.
-prometheus = PrometheusConfig(
-    app_name="atelier", prefix="atelier", group_path=True, exclude=["/metrics", "/health"]
+REQUESTS = Histogram(
+    "atelier_request_duration_seconds",
+    "Requests by method, route template and status, with their duration",
+    ["method", "path", "status"],
+    buckets=(0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.5),
 )
+
+
+def measure(app: ASGIApp) -> ASGIApp:
+    """Counts and times every request by its route template ("/v1/sites/{site_id:str}"), never
+    by its path, or each id would be a new series. Written here rather than taken from
+    Litestar's Prometheus middleware, which cost ~0.25 ms a request on the search path
+    (py-spy, 8% of the event loop's samples); this one costs a dictionary lookup and an add."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await app(scope, receive, send_status)
+        finally:
+            path = scope.get("path_template", "unmatched")
+            REQUESTS.labels(scope["method"], path, str(status)).observe(  # type: ignore[typeddict-item]
+                time.perf_counter() - started
+            )
+
+    return middleware
 
 
 class RecordCollector(Collector):

@@ -117,4 +117,5 @@ def test_metrics_need_their_scope_and_report_the_backlog(
     assert "atelier_outbox_pending 1.0" in text
     assert 'atelier_searches_total{backend="database"}' in text
     # Per-route figures are grouped by template, never by id.
-    assert 'path="/v1/organisations"' in text or 'path="/v1/organisations/"' in text
+    assert 'atelier_request_duration_seconds_count{method="POST",path="/v1/organisations"' in text
+    assert "org_" not in text
