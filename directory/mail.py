@@ -35,7 +35,8 @@ class FolderMailer:
         msg["Subject"] = subject
         msg["Date"] = formatdate(localtime=False)
         msg["Message-ID"] = make_msgid(domain="atelier.invalid")
-        msg.set_content(body)
+        # 8bit, not quoted-printable: a person (or grep) reading the file sees links whole.
+        msg.set_content(body, charset="utf-8", cte="8bit")
         self.folder.mkdir(parents=True, exist_ok=True)
         path = self.folder / f"{secrets.token_hex(8)}.eml"
         # Written then renamed: a reader never sees half a message. Owner-only: it holds tokens.

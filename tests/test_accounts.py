@@ -54,6 +54,9 @@ def test_a_repairer_signs_up_verifies_logs_in_and_owns_what_it_creates(
     early = client.post("/v1/auth/login", json={"email": "anne@garage.fr", "password": PASSWORD})
     assert early.status_code == 403
     token = mailed_token(settings, "anne@garage.fr")
+    # The message file shows the link whole (no quoted-printable folding) for whoever reads it.
+    raw = b"".join(p.read_bytes() for p in (settings.data_dir / "mail").glob("*.eml"))
+    assert f"token={token}".encode() in raw
     assert client.post("/v1/auth/verify", json={"token": token}).status_code == 200
     assert client.post("/v1/auth/verify", json={"token": token}).status_code == 400  # one use
     login = client.post("/v1/auth/login", json={"email": "ANNE@garage.fr", "password": PASSWORD})
