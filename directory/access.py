@@ -72,7 +72,10 @@ def _load(
 
 
 def organisation_for_write(
-    session: Session, principal: Principal | None, organisation_id: str, roles=EDITORS
+    session: Session,
+    principal: Principal | None,
+    organisation_id: str,
+    roles: tuple[str, ...] = EDITORS,
 ) -> Organisation:
     return _load(
         session, Organisation, organisation_id, principal, Organisation.id, roles, "organisation"

@@ -3,6 +3,7 @@ moment they are revoked. Every secret (password, session, CSRF and mail tokens) 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import secrets
@@ -43,9 +44,14 @@ VERIFY_HOURS = 24
 _EMAIL = re.compile(
     r"^[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
 )
-# Verifying against this when the address is unknown makes a miss cost what a hit costs, so
-# timing does not tell which addresses have accounts.
-_DUMMY_HASH = HASHER.hash(secrets.token_urlsafe(16))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verifying against this when the address is unknown makes a miss cost what a hit costs,
+    so timing does not tell which addresses have accounts. Made on first use, not at import:
+    every CLI command imports this module."""
+    return HASHER.hash(secrets.token_urlsafe(16))
 
 
 def digest(secret: str) -> str:
@@ -111,7 +117,7 @@ def signup(session: Session, mailer: Mailer, public_url: str, email: str, passwo
         return
     if account is None:
         # The password is set when the address is verified, from the token (see AccountToken).
-        account = Account(email=email, password_hash=_DUMMY_HASH)
+        account = Account(email=email, password_hash=_dummy_hash())
         session.add(account)
         session.flush()
     token = _one_time(session, account, "verify", password_hash=hashed)
@@ -190,7 +196,7 @@ def login(
         if email
         else None
     )
-    expected = account.password_hash if account else _DUMMY_HASH
+    expected = account.password_hash if account else _dummy_hash()
     if account is not None and account.verified_at is None:
         # Not verified yet: the password waits in the newest sign-up token. Matching it earns
         # a precise hint; anything else is the usual refusal.
@@ -205,7 +211,7 @@ def login(
                 .order_by(AccountToken.created_at.desc())
                 .limit(1)
             ).first()
-            or _DUMMY_HASH
+            or _dummy_hash()
         )
     try:
         # Longer than any accepted password: cannot match (and is not cut to a prefix that
@@ -213,7 +219,7 @@ def login(
         HASHER.verify(expected, password if len(password) <= MAX_PASSWORD else "")
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         account = None
-    if account is None or expected == _DUMMY_HASH:
+    if account is None or expected == _dummy_hash():
         raise Unauthorized("wrong email or password")
     if account.verified_at is None:
         raise Forbidden("confirm your email address first (see the message we sent)")

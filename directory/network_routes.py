@@ -58,8 +58,8 @@ class NetworkController(Controller):
                 .where(networks.visible_clause(principal))
                 .order_by(Network.id)
                 .limit(1000)
-            )
-            return {"items": [networks.network_out(session, n) for n in rows]}
+            ).all()
+            return {"items": networks.networks_out(session, list(rows))}
 
     @get("/{network_id:str}", sync_to_thread=True)
     def read(self, request: AnyRequest, state: State, network_id: Id) -> Response[NetworkOut]:

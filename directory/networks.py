@@ -20,6 +20,7 @@ __all__ = [
     "create_network",
     "members",
     "network_out",
+    "networks_out",
     "own_private_networks",
     "patch_network",
     "replace_members",
@@ -150,17 +151,29 @@ def members(
     return rows, (rows[-1] if more and rows else None)
 
 
+def networks_out(session: Session, rows: list[Network]) -> list[NetworkOut]:
+    """Networks as published, their member counts read in one query."""
+    counts = dict(
+        session.execute(
+            select(Membership.network_id, func.count())
+            .where(Membership.network_id.in_([n.id for n in rows]))
+            .group_by(Membership.network_id)
+        ).all()
+    )
+    return [
+        NetworkOut(
+            id=n.id,
+            name=n.name,
+            kind=n.kind,
+            visibility=n.visibility,
+            members=counts.get(n.id, 0),
+            created_at=n.created_at,
+            updated_at=n.updated_at,
+            version=n.version,
+        )
+        for n in rows
+    ]
+
+
 def network_out(session: Session, network: Network) -> NetworkOut:
-    count = session.scalar(
-        select(func.count()).select_from(Membership).where(Membership.network_id == network.id)
-    )
-    return NetworkOut(
-        id=network.id,
-        name=network.name,
-        kind=network.kind,
-        visibility=network.visibility,
-        members=count or 0,
-        created_at=network.created_at,
-        updated_at=network.updated_at,
-        version=network.version,
-    )
+    return networks_out(session, [network])[0]
