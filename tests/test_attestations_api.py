@@ -138,6 +138,13 @@ def test_revocation_stops_the_competence_at_once(
     )
     assert reply.status_code == 200 and reply.json()["status"] == "revoked"
     assert "eu.sermi.operator" not in competences(client, site["id"])
+    # Both are audited as the issuer's acts, with the key that brought them.
+    trail = client.get("/v1/audit", params={"entity_id": jti}, headers=admin).json()["items"]
+    assert [(e["action"], e["actor"]["kind"]) for e in trail] == [
+        ("create", "issuer"),
+        ("update", "issuer"),
+    ]
+    assert all(e["actor"]["id"].startswith(f"{iss}/") for e in trail)
 
 
 def test_suspending_an_issuer_withdraws_its_attestations(
