@@ -212,10 +212,11 @@ async def _anonymous_read(
     client: str,
 ) -> None:
     """An anonymous read (a driver's search, a profile) has no credentials to resolve, and its
-    count is not needed until the answer goes out: the bucket is counted in a thread while the
-    request runs, and the verdict is applied before the first byte is sent. The database round
-    trip so overlaps the engine's instead of adding to it. Reads change nothing, so running one
-    that turns out to be over the limit costs only the work; a client known to be over it is
+    count is not needed until the answer goes out. Most requests are counted from this
+    process's lease (no database, no thread); the others are counted in a thread while the
+    request runs, and the verdict is applied before the first byte is sent, so that database
+    round trip overlaps the engine's instead of adding to it. Reads change nothing, so running
+    one that turns out to be over the limit costs only the work; a client known to be over it is
     turned away before any work (``_blocked``)."""
     principal = Principal(kind="anonymous", client=client)
     key, limit = _bucket(scope["method"], scope["path"], principal, settings)  # type: ignore[typeddict-item]
