@@ -56,23 +56,34 @@ def sequence_pending(session: Session) -> int:
 
 def read_changes(session: Session, after: int, limit: int) -> ChangePage:
     sequence_pending(session)
-    rows = session.scalars(
-        select(OutboxEvent).where(OutboxEvent.seq > after).order_by(OutboxEvent.seq).limit(limit)
-    ).all()
-    # Private networks are their owner's business: their events are left out of the public
-    # feed (all but the "delete" written when a public one turns private, which a mirror needs).
-    private = set(
-        session.scalars(
-            select(Network.id).where(
-                Network.id.in_({r.entity_id for r in rows if r.entity == "network"}),
-                Network.visibility == "private",
+    items: list[Change] = []
+    cursor = after
+    # Events left out (below) must not shorten a page to nothing while more follow: a reader
+    # that stops at an empty page would stop early. Read on until the page is full or the feed
+    # is exhausted.
+    while len(items) < limit:
+        rows = session.scalars(
+            select(OutboxEvent)
+            .where(OutboxEvent.seq > cursor)
+            .order_by(OutboxEvent.seq)
+            .limit(limit - len(items))
+        ).all()
+        if not rows:
+            break
+        # Private networks are their owner's business: their events are left out of the public
+        # feed (all but the "delete" written when a public one turns private: a mirror needs it).
+        private = set(
+            session.scalars(
+                select(Network.id).where(
+                    Network.id.in_({r.entity_id for r in rows if r.entity == "network"}),
+                    Network.visibility == "private",
+                )
             )
         )
-    )
-    items = [
-        Change(seq=r.seq or 0, entity=r.entity, id=r.entity_id, op=r.op, at=r.created_at)
-        for r in rows
-        if not (r.entity == "network" and r.entity_id in private and r.op != "delete")
-    ]
-    last = rows[-1].seq if rows else None  # resume after what was read, shown or not
-    return ChangePage(items=items, next_cursor=str(last if last is not None else after))
+        items += [
+            Change(seq=r.seq or 0, entity=r.entity, id=r.entity_id, op=r.op, at=r.created_at)
+            for r in rows
+            if not (r.entity == "network" and r.entity_id in private and r.op != "delete")
+        ]
+        cursor = rows[-1].seq or cursor  # resume after what was read, shown or not
+    return ChangePage(items=items, next_cursor=str(cursor))

@@ -127,3 +127,26 @@ def test_members_must_be_open_sites_and_each_bad_one_is_pointed_at(
         ).status_code
         == 403
     )
+
+
+def test_hidden_events_never_leave_an_empty_page_before_the_end(
+    client: TestClient, sessions, admin: dict[str, str]
+) -> None:
+    reader = _key(sessions, "mirror", "changes")
+    start = client.get("/v1/changes", params={"limit": 1000}, headers=reader).json()
+    insurer = _key(sessions, "assureur-a", "networks:write")
+    for name in ("A", "B", "C"):  # three private networks: three events nobody else sees
+        client.post("/v1/networks", json={"name": name, "kind": "insurer"}, headers=insurer)
+    org = client.post(
+        "/v1/organisations",
+        json={"legal_name": "Visible SARL", "kind": "independent"},
+        headers=admin,
+    ).json()
+    page = client.get(
+        "/v1/changes", params={"after": start["next_cursor"], "limit": 1}, headers=reader
+    ).json()
+    assert [(c["entity"], c["id"]) for c in page["items"]] == [("organisation", org["id"])]
+    rest = client.get(
+        "/v1/changes", params={"after": page["next_cursor"], "limit": 10}, headers=reader
+    ).json()
+    assert rest["items"] == []
