@@ -238,22 +238,15 @@ def _tech_patch(w: World, c: str) -> tuple[str, Any, dict[str, str]]:
     return f"/v1/technicians/{tech.id}", {"display_name": "Sam"}, etag(tech.version)
 
 
-def _network(w: World, c: str) -> Network:
-    return w.network("rival" if c == "key_with_scope_foreign" else "ins")
-
-
-def _network_for_foreign(w: World, c: str) -> Network:
-    # The "foreign" key aims at the insurer's network; everyone else too.
-    return w.network("ins")
-
-
+# Network rows: every caller aims at a network of the "ins" integration, so the key with the
+# scope but of another integration ("rival") is the foreign-ids case.
 def _network_patch(w: World, c: str) -> tuple[str, Any, dict[str, str]]:
-    network = _network_for_foreign(w, c)
+    network = w.network("ins")
     return f"/v1/networks/{network.id}", {"name": "Renamed"}, etag(network.version)
 
 
 def _network_members(w: World, c: str) -> tuple[str, Any, dict[str, str]]:
-    network = _network_for_foreign(w, c)
+    network = w.network("ins")
     return f"/v1/networks/{network.id}/members", {"sites": [w.site("A").id]}, {}
 
 
