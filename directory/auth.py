@@ -8,7 +8,6 @@ import asyncio
 import contextlib
 import hmac
 import logging
-import math
 import time
 from typing import Any, Literal
 
@@ -42,9 +41,6 @@ COOKIE = "atelier_session"
 CSRF_HEADER = "x-csrf-token"
 _UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 _SAFE = {"GET", "HEAD"}
-# Anonymous buckets this process saw refused, until when: turned away with no work and no
-# database round trip. Only ever set from a verdict of the shared count.
-_blocked: dict[str, float] = {}
 log = logging.getLogger("atelier.auth")
 
 
@@ -217,19 +213,17 @@ async def _anonymous_read(
     request runs, and the verdict is applied before the first byte is sent, so that database
     round trip overlaps the engine's instead of adding to it. Reads change nothing, so running
     one that turns out to be over the limit costs only the work; a client known to be over it is
-    turned away before any work (``_blocked``)."""
+    turned away before any work (``Limiter.blocked_for``)."""
     principal = Principal(kind="anonymous", client=client)
     key, limit = _bucket(scope["method"], scope["path"], principal, settings)  # type: ignore[typeddict-item]
     now = time.time()
-    if _blocked.get(key, 0.0) > now:
+    limiter: ratelimit.Limiter = state.limiter
+    if (wait := limiter.blocked_for(key, now)) is not None:
         RATE_LIMITED.inc()
-        wait = max(1, math.ceil(_blocked[key] - now))
         raise TooManyRequests(
             f"more than {limit} requests a minute; retry in {wait} s",
             ratelimit.Verdict(False, limit, 0, wait, wait).headers(),
         )
-
-    limiter: ratelimit.Limiter = state.limiter
 
     def count() -> ratelimit.Verdict:
         with transaction(state.sessions) as session:
@@ -257,9 +251,7 @@ async def _anonymous_read(
             if not verdict.allowed:
                 RATE_LIMITED.inc()
                 refused = True
-                if len(_blocked) > 10_000:
-                    _blocked.clear()  # a bound on memory; the database stays the truth
-                _blocked[key] = time.time() + verdict.retry_after_s
+                limiter.block(key, time.time() + verdict.retry_after_s)
                 await _send_problem(send, verdict)
                 return
             extra = [(k.lower().encode(), v.encode()) for k, v in verdict.headers().items()]

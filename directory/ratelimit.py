@@ -101,7 +101,20 @@ class Limiter:
 
     def __init__(self) -> None:
         self._leases: dict[str, _Lease] = {}
+        # Buckets this process saw refused, and until when: turned away with no work and no
+        # database round trip. Only ever set from a verdict of the shared count.
+        self._blocked: dict[str, float] = {}
         self._lock = threading.Lock()
+
+    def blocked_for(self, key: str, now: float) -> int | None:
+        """Seconds left on a refusal this process already saw, or None."""
+        until = self._blocked.get(key)
+        return max(1, math.ceil(until - now)) if until is not None and until > now else None
+
+    def block(self, key: str, until: float) -> None:
+        if len(self._blocked) > 10_000:
+            self._blocked.clear()  # a bound on memory; the database stays the truth
+        self._blocked[key] = until
 
     def local(self, key: str, limit: int, now: float) -> Verdict | None:
         """A verdict from this process's lease, or None when the database must be asked."""
