@@ -20,10 +20,12 @@ from pathlib import Path
 from litestar.testing import TestClient
 from sqlalchemy import insert, text
 
-from directory import accounts, keys, ratelimit
+from directory.accounts import service as accounts
 from directory.app import create_app
-from directory.db import make_engine, make_sessionmaker, transaction, upgrade, utcnow
+from directory.db import make_engine, transaction, upgrade, utcnow
+from directory.gate import keys, ratelimit
 from directory.models import Account, OutboxEvent
+from directory.outbox.hooks import make_sessionmaker
 from directory.settings import load_settings
 
 RESULTS = Path(__file__).parent / "results" / "access_bench.json"

@@ -18,9 +18,10 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from directory import demo
-from directory.db import make_engine, make_sessionmaker, upgrade
-from directory.importer import COLUMNS, import_file
+from directory.db import make_engine, upgrade
+from directory.outbox.hooks import make_sessionmaker
+from directory.profiles import demo
+from directory.profiles.importer import COLUMNS, import_file
 from search.geocode import default_gazetteer
 
 RESULTS = Path(__file__).parent / "results" / "import_throughput.json"

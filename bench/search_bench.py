@@ -35,16 +35,18 @@ from sqlalchemy import insert
 
 from certifications.catalogue import default_catalogue
 from certifications.competences import Holding
-from directory import demo, finder
-from directory.db import make_engine, make_sessionmaker, transaction, upgrade, utcnow
+from directory.db import make_engine, transaction, upgrade, utcnow
 from directory.models import Attestation, Issuer, Organisation, OutboxEvent, Site
-from directory.sync import SyncWorker
+from directory.outbox.hooks import make_sessionmaker
+from directory.outbox.sync import SyncWorker
+from directory.profiles import demo
+from search import nearest
 from search.documents import SiteRecord, project
 from search.engine import MeiliProcess
 from search.geocode import default_gazetteer
 from search.index import INDEX, IndexWriter, ensure_keys, ensure_settings
-from search.query import SearchQuery, build_filter
-from search.results import WGS84, Origin, distances_m, matches
+from search.query import Origin, SearchContext, SearchQuery, build_filter
+from search.results import WGS84, distances_m, matches
 
 RESULTS = Path(__file__).parent / "results" / "search_bench.json"
 ROOT = Path(__file__).resolve().parent.parent
@@ -186,24 +188,30 @@ class Engine:
         return msgspec.json.decode(content)
 
 
+def context(query: SearchQuery, origin: Origin) -> SearchContext:
+    """The query read now, as the API reads one without a cursor."""
+    now = datetime.now(UTC)
+    return SearchContext(
+        query=query, origin=origin, cursor=None, valid_at=now, open_at=None, now=now
+    )
+
+
 def engine_sequence(engine: Engine, params: dict) -> float:
-    """The engine requests the API makes for this query (directory/finder.py: the count over
+    """The engine requests the API makes for this query (search/nearest.py: the count over
     the radius, the growing circles as points, the page's documents), sent straight to
     Meilisearch; returns the milliseconds spent in them."""
     query = as_query(params)
     origin = Origin(lat=query.lat, lng=query.lng)  # type: ignore[arg-type]
-    clauses = build_filter(
-        query, default_catalogue(), valid_at=datetime.now(UTC), open_at=None, timezones=[]
-    )
+    clauses = build_filter(context(query, origin), default_catalogue())
     radius = query.radius_km * 1000
     needed = query.limit + 1
     engine.spent = 0.0
     total = engine.post(
-        {"q": "", "limit": 0, "filter": [*clauses, finder._box_clause(finder.bbox(origin, radius))]}
+        {"q": "", "limit": 0, "filter": [*clauses, nearest.box_clause(origin, radius)]}
     )["estimatedTotalHits"]
     if total == 0:
         return engine.spent * 1000
-    cap = min(finder.MAX_FETCH, max(1000, 4 * needed))
+    cap = min(nearest.MAX_FETCH, max(1000, 4 * needed))
     r = radius if total <= cap else radius * min(1.0, math.sqrt(2.5 * needed / total))
     r = max(r, min(radius, 500.0))
     while True:
@@ -212,7 +220,7 @@ def engine_sequence(engine: Engine, params: dict) -> float:
                 "q": "",
                 "limit": cap,
                 "attributesToRetrieve": ["id", "lat", "lng"],
-                "filter": [*clauses, finder._box_clause(finder.bbox(origin, r))],
+                "filter": [*clauses, nearest.box_clause(origin, r)],
             }
         )
         hits = reply["hits"]
@@ -243,7 +251,7 @@ def engine_sequence(engine: Engine, params: dict) -> float:
             {
                 "q": "",
                 "limit": len(page),
-                "attributesToRetrieve": finder.RETRIEVED,
+                "attributesToRetrieve": nearest.RETRIEVED,
                 "filter": f"id IN [{listed}]",
             }
         )
@@ -268,7 +276,7 @@ def reference_top(records, docs_by_id, params, k=20) -> list[str]:
     radius = query.radius_km * 1000
     dlat = radius / 111_000 * 1.05
     dlng = dlat / max(math.cos(math.radians(query.lat)), 0.01)
-    now = datetime.now(UTC)
+    ctx = context(query, Origin(lat=query.lat, lng=query.lng))  # type: ignore[arg-type]
     near = [
         docs_by_id[r.id]
         for r in records
@@ -277,7 +285,7 @@ def reference_top(records, docs_by_id, params, k=20) -> list[str]:
     found = [
         (int(d * 1000), doc.id)
         for d, doc in zip(distances_m(query.lat, query.lng, near), near, strict=True)
-        if d <= radius and matches(doc, query, default_catalogue(), valid_at=now, open_at=None)
+        if d <= radius and matches(doc, ctx, default_catalogue())
     ]
     return [sid for _, sid in sorted(found)[:k]]
 

@@ -18,9 +18,10 @@ from pathlib import Path
 from certifications import jws
 from certifications.attestations import IssuerKey, IssuerView, verify_attestation
 from certifications.catalogue import default_catalogue
-from directory import attestations as trust
-from directory.db import make_engine, make_sessionmaker, transaction, upgrade
+from directory.db import make_engine, transaction, upgrade
 from directory.models import Organisation, Site
+from directory.outbox.hooks import make_sessionmaker
+from directory.trust import service as trust
 
 RESULTS = Path(__file__).parent / "results" / "verify_throughput.json"
 

@@ -1,4 +1,6 @@
-"""create_app(): the composition root, where settings, database, geocoder and routes meet."""
+"""create_app(settings): the one composition root, where settings, the database, the search
+engine (a managed process or a remote one), its keys, the index writer, the sync worker and the
+routes meet. The CLI's `serve` calls it; tests call it with their own parts."""
 
 from __future__ import annotations
 
@@ -15,40 +17,93 @@ from litestar.openapi.plugins import ScalarRenderPlugin
 from sqlalchemy import Engine
 
 from certifications.catalogue import Catalogue, default_catalogue
-from directory import (
-    account_routes,
-    attestations,
-    health,
-    integration_routes,
-    metrics,
-    network_routes,
-    ratelimit,
-    search_routes,
-    trust_routes,
-)
-from directory.auth import gate
-from directory.db import make_engine, make_sessionmaker, transaction
+from directory.accounts import routes as account_routes
+from directory.db import make_engine, transaction
 from directory.errors import exception_handlers
+from directory.gate import ratelimit
+from directory.gate.auth import gate
+from directory.http import dependencies
 from directory.mail import FolderMailer
-from directory.routes import OrganisationController, SiteController
+from directory.networks import routes as network_routes
+from directory.ops import health, metrics
+from directory.outbox import routes as outbox_routes
+from directory.outbox.hooks import make_sessionmaker
+from directory.outbox.sync import SyncWorker
+from directory.profiles import routes as profile_routes
+from directory.searching import routes as search_routes
+from directory.services import Services
 from directory.settings import Settings
-from directory.sync import SyncWorker
+from directory.trust import routes as trust_routes
+from directory.trust.service import sweep_expiries
+from search.engine import MeiliProcess
+from search.errors import SearchEngineError
 from search.geocode import Geocoder, default_gazetteer, make_geocoder
-from search.index import IndexWriter
+from search.index import IndexWriter, Keys, ensure_keys, ensure_settings
 from search.searcher import MeiliSearcher
+
+__all__ = ["connect_engine", "create_app"]
 
 log = logging.getLogger("atelier.app")
 
 
-async def _sweep_expiries(state: State, every_s: float) -> None:
+def connect_engine(settings: Settings) -> tuple[str, Keys, MeiliProcess | None]:
+    """The engine the settings name (started here when it is the managed one), its search and
+    write keys (given, or derived once from the master key, which is used nowhere else), and
+    its index settings applied. Raises SearchEngineError."""
+    process = None
+    if settings.managed_meili:
+        process = MeiliProcess(settings.data_dir, settings.meili_bin, settings.meili_master_key)
+        process.start()
+    url = process.url if process else settings.meili_url
+    assert url is not None  # noqa: S101 - managed, or MEILI_URL set
+    try:
+        if settings.meili_search_key and settings.meili_write_key:
+            keys = Keys(search=settings.meili_search_key, write=settings.meili_write_key)
+        else:
+            master = process.master_key if process else settings.meili_master_key
+            if not master:
+                raise SearchEngineError(
+                    "set MEILI_SEARCH_KEY and MEILI_WRITE_KEY, or MEILI_MASTER_KEY"
+                )
+            keys = ensure_keys(url, master)
+        ensure_settings(url, keys.write)
+    except BaseException:
+        if process is not None:
+            process.stop()
+        raise
+    return url, keys, process
+
+
+def _search_parts(
+    settings: Settings,
+) -> tuple[str | None, str | None, IndexWriter | None, MeiliProcess | None]:
+    """(url, search key, writer, managed process) for a service that runs on its settings. An
+    engine that cannot be reached at start-up is no reason not to serve: searches answer from
+    the database, and with keys given the sync worker retries until the engine is back."""
+    process = None
+    try:
+        url, keys, process = connect_engine(settings)
+    except SearchEngineError as err:
+        if settings.managed_meili:
+            raise  # our own engine would not start: a set-up problem to report, not to hide
+        log.warning("search engine unreachable at start-up", extra={"error": str(err)})
+        if not (settings.meili_url and settings.meili_search_key and settings.meili_write_key):
+            return settings.meili_url, None, None, None
+        url = settings.meili_url
+        keys = Keys(search=settings.meili_search_key, write=settings.meili_write_key)
+    writer = IndexWriter(url, keys.write) if settings.sync == "in-process" else None
+    return url, keys.search, writer, process
+
+
+async def _sweep_expiries(services: Services, every_s: float) -> None:
     """Record expiries as they happen, so the change feed and the index hear of them."""
     while True:
         try:
 
             def sweep() -> int:
-                with transaction(state.sessions) as session:
+                with transaction(services.sessions) as session:
                     ratelimit.purge(session)  # full buckets say nothing: keep the table small
-                    return attestations.sweep_expiries(session)
+                    return sweep_expiries(session)
 
             if count := await to_thread.run_sync(sweep):
                 log.info("expiries recorded", extra={"count": count})
@@ -57,25 +112,31 @@ async def _sweep_expiries(state: State, every_s: float) -> None:
         await asyncio.sleep(every_s)
 
 
-@asynccontextmanager
-async def _background(app: Litestar) -> AsyncIterator[None]:
-    state = app.state
-    task = asyncio.create_task(_sweep_expiries(state, 60.0))
-    worker = (
-        SyncWorker(state.sessions, state.writer, state.catalogue).start()
-        if state.writer is not None
-        else None
-    )
-    try:
-        yield
-    finally:
-        task.cancel()
-        with suppress(asyncio.CancelledError):
-            await task
-        if worker is not None:
-            await to_thread.run_sync(worker.stop)
-        if state.searcher is not None:
-            await state.searcher.close()
+def _lifespan(services: Services):  # noqa: ANN202
+    @asynccontextmanager
+    async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        # One limit for every blocking call of the process: handlers, the gate, the sweep.
+        to_thread.current_default_thread_limiter().total_tokens = services.settings.threads
+        task = asyncio.create_task(_sweep_expiries(services, 60.0))
+        worker = (
+            SyncWorker(services.sessions, services.writer, services.catalogue).start()
+            if services.writer is not None
+            else None
+        )
+        try:
+            yield
+        finally:
+            task.cancel()
+            with suppress(asyncio.CancelledError):
+                await task
+            if worker is not None:
+                await to_thread.run_sync(worker.stop)
+            if services.searcher is not None:
+                await services.searcher.close()
+            if services.meili_process is not None:
+                await to_thread.run_sync(services.meili_process.stop)
+
+    return lifespan
 
 
 def create_app(
@@ -88,43 +149,42 @@ def create_app(
     geocoder: Geocoder | None = None,
     catalogue: Catalogue | None = None,
 ) -> Litestar:
-    """The ASGI application. ``meili_url`` and ``search_key`` reach the index for searches;
-    with a ``writer``, the sync worker runs inside this process (the embedded default)."""
-    meili_url = meili_url or settings.meili_url
-    engine = engine or make_engine(settings.database_url)
-    state = State(
-        {
-            "settings": settings,
-            "engine": engine,
-            "sessions": make_sessionmaker(engine),
-            "geocoder": geocoder or make_geocoder(settings.geocoder, settings.geocoder_user_agent),
-            "meili_url": meili_url,
-            "searcher": MeiliSearcher(meili_url, search_key) if meili_url and search_key else None,
-            "writer": writer,
-            "gazetteer": default_gazetteer(),
-            "mailer": FolderMailer(settings.data_dir / "mail"),
-            # This process's share of the rate limits kept in the database.
-            "limiter": ratelimit.Limiter(),
-            # Loaded and checked whole here: a broken catalogue stops the service at start-up.
-            "catalogue": catalogue or default_catalogue(),
-        }
+    """The ASGI application and everything it runs on. Without ``meili_url``, the engine is the
+    one the settings name (the managed process by default), started and wired here; with it,
+    the caller wires search itself: ``search_key`` for searches, a ``writer`` to run the sync
+    worker in this process."""
+    process = None
+    if meili_url is None:
+        meili_url, search_key, writer, process = _search_parts(settings)
+    engine = engine or make_engine(settings.database_url, pool_size=settings.threads)
+    services = Services(
+        settings=settings,
+        engine=engine,
+        sessions=make_sessionmaker(engine),
+        # Loaded and checked whole here: a broken catalogue stops the service at start-up.
+        catalogue=catalogue or default_catalogue(),
+        geocoder=geocoder or make_geocoder(settings.geocoder, settings.geocoder_user_agent),
+        gazetteer=default_gazetteer(),
+        mailer=FolderMailer(settings.data_dir / "mail"),
+        meili_url=meili_url,
+        searcher=MeiliSearcher(meili_url, search_key) if meili_url and search_key else None,
+        writer=writer,
+        meili_process=process,
     )
     return Litestar(
         route_handlers=[
-            OrganisationController,
-            SiteController,
+            *profile_routes.route_handlers,
             *trust_routes.route_handlers,
             *account_routes.route_handlers,
             *network_routes.route_handlers,
-            search_routes.search,
-            search_routes.search_batch,
-            integration_routes.changes,
-            integration_routes.audit,
+            *search_routes.route_handlers,
+            *outbox_routes.route_handlers,
             metrics.MetricsController,
             health.live,
             health.ready,
         ],
-        state=state,
+        state=State({"services": services}),
+        dependencies=dependencies,
         exception_handlers=exception_handlers,
         middleware=[metrics.measure, gate],
         request_max_body_size=settings.max_body_bytes,
@@ -136,6 +196,6 @@ def create_app(
             render_plugins=[ScalarRenderPlugin()],
         ),
         on_shutdown=[engine.dispose],
-        lifespan=[_background],
+        lifespan=[_lifespan(services)],
         logging_config=None,  # keep the JSON logging the CLI configured
     )

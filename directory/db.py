@@ -13,9 +13,10 @@ from alembic.config import Config
 from sqlalchemy import DateTime, Engine, create_engine, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.types import TypeDecorator
 
-from directory.errors import NotFound
+from directory.errors import NotFound, PreconditionRequired, StaleWrite
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 T = TypeVar("T")
@@ -57,8 +58,40 @@ def get_or_404(session: Session, model: type[T], key: str, what: str) -> T:
     return row
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine with the per-backend settings the service relies on."""
+# --- versions and preconditions ------------------------------------------------------------------
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def check_if_match(if_match: str | None, version: int, *, required: bool = True) -> None:
+    """RFC 9110 If-Match: '*' or a list of entity tags; weak tags never match for writes."""
+    if if_match is None:
+        if required:
+            raise PreconditionRequired("send If-Match with the ETag of the version you changed")
+        return
+    tags = [t.strip() for t in if_match.split(",")]
+    if "*" in tags or etag(version) in tags:
+        return
+    raise StaleWrite(
+        f"the resource changed since you read it: its ETag is now {etag(version)}",
+        current_etag=etag(version),
+    )
+
+
+def flush_versioned(session: Session) -> None:
+    """Flush, turning a lost race on a row's version into 412 Precondition failed."""
+    try:
+        session.flush()
+    except StaleDataError as err:
+        # Another writer committed between our read and our UPDATE (the version check in SQL).
+        raise StaleWrite("the resource was changed by another request; read it again") from err
+
+
+def make_engine(url: str, pool_size: int | None = None, **kwargs: Any) -> Engine:
+    """An engine with the per-backend settings the service relies on. ``pool_size``: one
+    connection per worker thread (Settings.threads), plus a few for the background work."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
@@ -87,11 +120,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     # a generic plan: for "IN (500 values)" lookups that plan is a sequential scan (seen during
     # the import benchmark). Custom plans keep the index.
     connect_args = {"options": "-c plan_cache_mode=force_custom_plan"}
+    if pool_size is not None:
+        kwargs |= {"pool_size": pool_size, "max_overflow": 4}
     return create_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
-
-
-def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
 
 
 @contextmanager

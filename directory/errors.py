@@ -11,11 +11,10 @@ import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
-from directory.validation import FieldError
-
 __all__ = [
     "Conflict",
     "DomainError",
+    "FieldError",
     "Forbidden",
     "InvalidInput",
     "NotFound",
@@ -29,6 +28,13 @@ __all__ = [
 log = logging.getLogger("atelier.errors")
 PROBLEM = "application/problem+json"
 TYPE_BASE = "/problems/"  # a relative reference (RFC 9457 3.1.1)
+
+
+class FieldError(msgspec.Struct, frozen=True):
+    """One problem with one input field, located by a JSON pointer (RFC 6901)."""
+
+    pointer: str
+    detail: str
 
 
 class DomainError(Exception):

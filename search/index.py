@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import meilisearch
@@ -21,11 +21,11 @@ from meilisearch.errors import (
 )
 
 from search.documents import SiteDocument
+from search.errors import EngineRefused, EngineUnavailable
 
 __all__ = [
     "INDEX",
     "SETTINGS",
-    "IndexError_",
     "IndexWriter",
     "Keys",
     "ensure_keys",
@@ -92,12 +92,17 @@ SETTINGS: dict[str, Any] = {
 }
 
 
-class IndexError_(RuntimeError):  # noqa: N801 - not the builtin IndexError
-    """The engine refused a write, or could not be reached (``unreachable``: retry later)."""
-
-    def __init__(self, message: str, *, unreachable: bool = False) -> None:
-        super().__init__(message)
-        self.unreachable = unreachable
+@contextlib.contextmanager
+def _engine_calls() -> Iterator[None]:
+    """The client library's errors as ours: unreachable or 5xx is EngineUnavailable (retry
+    later), any other answer that says no is EngineRefused."""
+    try:
+        yield
+    except (MeilisearchCommunicationError, MeilisearchTimeoutError) as err:
+        raise EngineUnavailable(str(err)) from err
+    except MeilisearchApiError as err:
+        unreachable = err.status_code is None or err.status_code >= 500
+        raise (EngineUnavailable if unreachable else EngineRefused)(str(err)) from err
 
 
 class Keys(msgspec.Struct, frozen=True):
@@ -111,6 +116,7 @@ def _client(url: str, key: str) -> meilisearch.Client:
     return meilisearch.Client(url, key, timeout=30, custom_headers={"Accept-Encoding": "identity"})
 
 
+@_engine_calls()
 def ensure_keys(url: str, master_key: str, index_prefix: str = INDEX) -> Keys:
     """A search-only key and a write key for our indexes, created once (stable uids)."""
     client = _client(url, master_key)
@@ -142,6 +148,7 @@ def ensure_keys(url: str, master_key: str, index_prefix: str = INDEX) -> Keys:
     return Keys(search=found["search"], write=found["write"])
 
 
+@_engine_calls()
 def ensure_settings(url: str, write_key: str, index: str = INDEX) -> None:
     """Create the index if needed and apply SETTINGS (a no-op when they already hold)."""
     client = _client(url, write_key)
@@ -166,7 +173,7 @@ def _covers(current: Any, wanted: Any) -> bool:
 def _wait(client: meilisearch.Client, task_uid: int) -> None:
     task = client.wait_for_task(task_uid, timeout_in_ms=TASK_TIMEOUT_MS, interval_in_ms=20)
     if task.status != "succeeded":
-        raise IndexError_(f"task {task_uid} {task.status}: {task.error}")
+        raise EngineRefused(f"task {task_uid} {task.status}: {task.error}")
 
 
 class IndexWriter:
@@ -176,28 +183,26 @@ class IndexWriter:
         self.url, self.key, self.index = url, write_key, index
         self.client = _client(url, write_key)
 
+    @_engine_calls()
     def apply(
         self, documents: Sequence[SiteDocument], deletions: Sequence[str], index: str | None = None
     ) -> None:
         target = self.client.index(index or self.index)
-        try:
-            if documents:
-                payload = msgspec.json.decode(msgspec.json.encode(list(documents)))
-                _wait(self.client, target.add_documents(payload, primary_key="id").task_uid)
-            if deletions:
-                ids = ", ".join('"' + d + '"' for d in deletions)  # ids are our own st_… values
-                _wait(self.client, target.delete_documents(filter=f"id IN [{ids}]").task_uid)
-        except (MeilisearchCommunicationError, MeilisearchTimeoutError) as err:
-            raise IndexError_(str(err), unreachable=True) from err
-        except MeilisearchApiError as err:
-            raise IndexError_(str(err), unreachable=err.status_code >= 500) from err
+        if documents:
+            payload = msgspec.json.decode(msgspec.json.encode(list(documents)))
+            _wait(self.client, target.add_documents(payload, primary_key="id").task_uid)
+        if deletions:
+            ids = ", ".join('"' + d + '"' for d in deletions)  # ids are our own st_… values
+            _wait(self.client, target.delete_documents(filter=f"id IN [{ids}]").task_uid)
 
+    @_engine_calls()
     def swap(self, a: str, b: str) -> None:
         _wait(self.client, self.client.swap_indexes([{"indexes": [a, b]}]).task_uid)
 
     def drop(self, index: str) -> None:
-        with contextlib.suppress(MeilisearchApiError, IndexError_):  # already gone is fine
+        with contextlib.suppress(MeilisearchApiError, EngineRefused):  # already gone is fine
             _wait(self.client, self.client.delete_index(index).task_uid)
 
+    @_engine_calls()
     def count(self, index: str | None = None) -> int:
         return int(self.client.index(index or self.index).get_stats().number_of_documents)

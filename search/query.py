@@ -19,7 +19,16 @@ from msgspec import Meta
 from certifications.catalogue import DOMAINS, Catalogue
 from search.documents import MAX_INTERVALS, field_key, local_day_minute
 
-__all__ = ["FACETS", "Cursor", "CursorError", "SearchQuery", "build_filter", "quote"]
+__all__ = [
+    "FACETS",
+    "Cursor",
+    "CursorError",
+    "Origin",
+    "SearchContext",
+    "SearchQuery",
+    "build_filter",
+    "quote",
+]
 
 Slug = Annotated[str, Meta(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")]
 SchemeId = Annotated[str, Meta(pattern=r"^[a-z0-9]+(\.[a-z0-9-]+)+$", max_length=80)]
@@ -105,18 +114,14 @@ def _holds(scheme: str, at: int, include_declared: bool) -> str:
 
 
 def build_filter(
-    query: SearchQuery,
-    catalogue: Catalogue,
-    *,
-    valid_at: datetime,
-    open_at: datetime | None,
-    timezones: Iterable[str],
-    own: frozenset[str] = frozenset(),
+    ctx: SearchContext, catalogue: Catalogue, timezones: Iterable[str] = ()
 ) -> list[str]:
-    """The filter, as a list of clauses Meilisearch ANDs together (geo excluded). ``own``: the
-    private networks the caller owns; any other network id is looked up among public ones only,
-    so a private network asked for by someone else matches nothing, as if it did not exist."""
-    at = int(valid_at.timestamp())
+    """The filter, as a list of clauses Meilisearch ANDs together (geo excluded). ``ctx.own``:
+    the private networks the caller owns; any other network id is looked up among public ones
+    only, so a private network asked for by someone else matches nothing, as if it did not exist.
+    ``timezones``: those present in the index, for the open-at clause."""
+    query, open_at, own = ctx.query, ctx.open_at, ctx.own
+    at = int(ctx.valid_at.timestamp())
     clauses = ['status = "active"']
     for scheme in query.competence:
         # A site holding a scheme that implies the one asked for holds it too: the document
@@ -182,3 +187,23 @@ class Cursor(msgspec.Struct, array_like=True):
         if cursor.fingerprint != fingerprint or not 0 < cursor.offset <= 10_000:
             raise CursorError("this cursor belongs to another query")
         return cursor
+
+
+class Origin(msgspec.Struct):
+    lat: float
+    lng: float
+    label: str | None = None
+    source: str = "coordinates"
+
+
+class SearchContext(msgspec.Struct, frozen=True, kw_only=True):
+    """One search, resolved: the checked query, where it is from, where the page starts, and
+    the instants it is read at. Both backends take this and give the same answer."""
+
+    query: SearchQuery
+    origin: Origin
+    cursor: Cursor | None
+    valid_at: datetime
+    open_at: datetime | None
+    now: datetime
+    own: frozenset[str] = frozenset()  # the caller's private networks

@@ -6,6 +6,7 @@ fallback; distances are geodesic (WGS84) on both, and the order is (distance, id
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from functools import lru_cache
@@ -16,16 +17,24 @@ from pyproj import Geod
 
 from certifications.catalogue import Catalogue
 from search.documents import FAR, SiteDocument, field_key, is_open, local_day_minute
-from search.query import FACETS, SearchQuery
+from search.query import FACETS, Cursor, Origin, SearchContext
 
-__all__ = ["Origin", "SearchItem", "SearchResponse", "distances_m", "item", "matches"]
+__all__ = [
+    "SearchItem",
+    "SearchResponse",
+    "bbox",
+    "distances_m",
+    "item",
+    "matches",
+    "after_cursor",
+    "answer",
+    "page",
+    "rank_key",
+]
 
-
-class Origin(msgspec.Struct):
-    lat: float
-    lng: float
-    label: str | None = None
-    source: str = "coordinates"
+# The engine and the database filter on a box a little wider than the radius asked (the
+# ellipsoid); the exact geodesic test follows.
+RADIUS_SLACK = 1.01
 
 
 class Address(msgspec.Struct):
@@ -98,16 +107,10 @@ def _holds(doc: SiteDocument, scheme: str, at: int, include_declared: bool) -> b
     return start <= at < end
 
 
-def matches(
-    doc: SiteDocument,
-    query: SearchQuery,
-    catalogue: Catalogue,
-    *,
-    valid_at: datetime,
-    open_at: datetime | None,
-    own: frozenset[str] = frozenset(),
-) -> bool:
-    at = int(valid_at.timestamp())
+def matches(doc: SiteDocument, ctx: SearchContext, catalogue: Catalogue) -> bool:
+    """The engine's filter (``query.build_filter``) written in Python, for the fallback."""
+    query, open_at, own = ctx.query, ctx.open_at, ctx.own
+    at = int(ctx.valid_at.timestamp())
     if not all(_holds(doc, s, at, query.include_declared) for s in query.competence):
         return False
     for domain in query.domain:
@@ -151,17 +154,9 @@ def _keys(catalogue: Catalogue) -> dict[str, str]:
     return {field_key(s): s for s in catalogue.schemes}
 
 
-def item(
-    doc: SiteDocument,
-    dist: float,
-    query: SearchQuery,
-    catalogue: Catalogue,
-    *,
-    valid_at: datetime,
-    now: datetime,
-    own: frozenset[str] = frozenset(),
-) -> SearchItem:
+def item(doc: SiteDocument, dist: float, ctx: SearchContext, catalogue: Catalogue) -> SearchItem:
     """One result: the competences asked for (or all that hold) at ``valid_at``."""
+    query, valid_at, now, own = ctx.query, ctx.valid_at, ctx.now, ctx.own
     at = int(valid_at.timestamp())
     asked = set(query.competence)
     for domain in query.domain:
@@ -204,4 +199,58 @@ def item(
         networks=[*doc.networks, *sorted(set(doc.pnetworks) & own)],
         open_now=is_open(doc.oh, *local_day_minute(now, doc.tz)),  # as the open_at filter
         url=f"/v1/sites/{doc.id}",
+    )
+
+
+# --- order and pages, the same on both backends -------------------------------------------------
+
+
+def rank_key(dist: float, doc_id: str) -> tuple[int, str]:
+    """The order of results by distance: millimetres, then id, so ties never flip."""
+    return (int(dist * 1000), doc_id)
+
+
+def after_cursor(cursor: Cursor | None, dist: float, doc_id: str) -> bool:
+    return cursor is None or rank_key(dist, doc_id) > (cursor.last_mm, cursor.last_id)
+
+
+def page(
+    ranked: Sequence[tuple[float, SiteDocument]], ctx: SearchContext
+) -> tuple[list[tuple[float, SiteDocument]], str | None]:
+    """The first ``limit`` of what remains, and the cursor of the next page if more remain."""
+    query, cursor = ctx.query, ctx.cursor
+    kept = list(ranked[: query.limit])
+    offset = (cursor.offset if cursor else 0) + len(kept)
+    if not kept or len(ranked) <= query.limit:
+        return kept, None
+    last = kept[-1]
+    mm, last_id = rank_key(last[0], last[1].id) if query.sort == "distance" else (-1, "")
+    return kept, Cursor(
+        offset=offset, fingerprint=query.fingerprint(), last_mm=mm, last_id=last_id
+    ).encode()
+
+
+def bbox(origin: Origin, radius_m: float) -> tuple[float, float, float, float]:
+    """A box that surely holds the circle (a little wider, for the ellipsoid): lat/lng bounds."""
+    dlat = math.degrees(radius_m / 6_356_752.0) * RADIUS_SLACK
+    coslat = max(math.cos(math.radians(min(abs(origin.lat) + dlat, 89.9))), 1e-6)
+    dlng = min(math.degrees(radius_m / (6_378_137.0 * coslat)) * RADIUS_SLACK, 180.0)
+    return (origin.lat - dlat, origin.lat + dlat, origin.lng - dlng, origin.lng + dlng)
+
+
+def answer(
+    ctx: SearchContext,
+    catalogue: Catalogue,
+    ranked: Sequence[tuple[float, SiteDocument]],
+    facets: dict[str, dict[str, int]],
+    total: int,
+) -> SearchResponse:
+    """The response for a ranked list of what remains after the cursor, on either backend."""
+    kept, next_cursor = page(ranked, ctx)
+    return SearchResponse(
+        origin=ctx.origin,
+        facets=facets,
+        total_estimate=total,
+        items=[item(doc, d, ctx, catalogue) for d, doc in kept],
+        next_cursor=next_cursor,
     )

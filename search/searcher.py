@@ -9,13 +9,10 @@ import aiohttp
 import msgspec
 
 from search.documents import SiteDocument
+from search.errors import EngineRefused, EngineUnavailable
 from search.index import INDEX
 
-__all__ = ["EngineHit", "EnginePoint", "EngineResult", "EngineUnavailable", "MeiliSearcher"]
-
-
-class EngineUnavailable(RuntimeError):
-    """Meilisearch did not answer (or answered 5xx): the caller falls back to the database."""
+__all__ = ["EngineHit", "EnginePoint", "EngineResult", "MeiliSearcher"]
 
 
 class EngineHit(SiteDocument, kw_only=True):
@@ -93,7 +90,7 @@ class MeiliSearcher:
             raise EngineUnavailable(f"Meilisearch answered {status}")
         if status != 200:
             # A 4xx here is our bug (a bad filter), not the engine being away: say so loudly.
-            raise RuntimeError(f"Meilisearch refused the query: {content[:500]!r}")
+            raise EngineRefused(f"Meilisearch refused the query: {content[:500]!r}")
         return content
 
     async def timezones(self) -> list[str]:

@@ -12,9 +12,10 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from directory import keys
 from directory.app import create_app
-from directory.db import Base, make_engine, make_sessionmaker, transaction, upgrade
+from directory.db import Base, make_engine, transaction, upgrade
+from directory.gate import keys
+from directory.outbox.hooks import make_sessionmaker
 from directory.settings import Settings, load_settings
 from search.engine import MeiliProcess
 from search.geocode import default_gazetteer
@@ -204,7 +205,7 @@ def search_client(
 def drain(sessions: sessionmaker[Session], writer) -> int:  # type: ignore[no-untyped-def]
     """Run the sync worker until the outbox is empty."""
     from certifications.catalogue import default_catalogue
-    from directory.sync import run_once
+    from directory.outbox.sync import run_once
 
     total = 0
     while handled := run_once(sessions, writer, default_catalogue()):

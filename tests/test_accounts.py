@@ -14,7 +14,7 @@ from litestar.testing import TestClient
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from directory import accounts
+from directory.accounts import service as accounts
 from directory.cli import main as cli
 from directory.db import transaction, utcnow
 from directory.errors import InvalidInput
@@ -335,7 +335,7 @@ def test_a_revoked_key_stops_at_once(client: TestClient, make_key, sessions) -> 
     assert client.get("/v1/changes", headers=as_cookie).status_code == 401
     assert client.get("/v1/changes", headers=headers).status_code == 200
     prefix = headers["Authorization"].split("_")[1]
-    from directory import keys
+    from directory.gate import keys
 
     with transaction(sessions) as session:
         keys.revoke_key(session, prefix)

@@ -9,9 +9,9 @@ from sqlalchemy import select
 
 from certifications import jws
 from certifications.attestations import reverify
-from directory import attestations as trust
 from directory.db import transaction
 from directory.models import OutboxEvent
+from directory.trust import service as trust
 from tests.conftest import table_snapshot
 
 

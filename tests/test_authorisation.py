@@ -20,9 +20,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from certifications import jws
 from certifications.catalogue import default_catalogue
-from directory import accounts, keys
-from directory import attestations as trust
+from directory.accounts import service as accounts
 from directory.db import transaction, utcnow
+from directory.gate import keys
 from directory.models import (
     Account,
     AuthSession,
@@ -33,6 +33,7 @@ from directory.models import (
     Site,
     Technician,
 )
+from directory.trust import service as trust
 from tests.conftest import SITE, table_snapshot
 
 CALLERS = (

@@ -19,10 +19,10 @@ from certifications import jws
 from certifications.attestations import reverify
 from certifications.catalogue import FOLDER, CatalogueError, default_catalogue, load_catalogue
 from certifications.competences import Holding, effective_competences
-from directory import attestations as trust
 from directory.db import transaction
 from directory.errors import DomainError
 from directory.models import Technician
+from directory.trust import service as trust
 from tests.conftest import bare_site
 
 NOW = datetime.now(UTC).replace(microsecond=0)

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from certifications.catalogue import default_catalogue
-from directory import demo, importer
-from directory.attestations import competences_for
 from directory.models import Issuer, Site
+from directory.profiles import demo, importer
+from directory.trust.service import competences_for
 
 
 def test_demo_sites_and_competences_show_every_status(sessions, gazetteer, tmp_path) -> None:

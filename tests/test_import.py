@@ -10,8 +10,8 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from directory.cli import main
-from directory.importer import COLUMNS, import_file
 from directory.models import Organisation, OrganisationIdentifier, OutboxEvent, Site
+from directory.profiles.importer import COLUMNS, import_file
 
 GOOD = [
     {

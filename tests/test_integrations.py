@@ -7,10 +7,10 @@ import threading
 from litestar.testing import TestClient
 from sqlalchemy import select
 
-from directory import profiles
 from directory.db import transaction
 from directory.models import OutboxEvent
-from directory.schemas import OrganisationCreate
+from directory.profiles import service as profiles
+from directory.profiles.schemas import OrganisationCreate
 
 
 def test_the_change_feed_misses_nothing_and_repeats_nothing_under_concurrent_writers(

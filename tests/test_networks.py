@@ -6,8 +6,8 @@ from __future__ import annotations
 from litestar.testing import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from directory import keys
 from directory.db import transaction
+from directory.gate import keys
 from tests.conftest import drain, table_snapshot
 from tests.test_search import LYON, add_site, ids
 

@@ -16,8 +16,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy.orm import Session, sessionmaker
 
-from directory import ratelimit
 from directory.db import transaction
+from directory.gate import ratelimit
 from directory.models import RateBucket
 
 ATELIER = str(Path(sys.executable).with_name("atelier"))

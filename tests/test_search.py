@@ -18,12 +18,12 @@ from sqlalchemy import select
 
 from certifications import jws
 from certifications.catalogue import default_catalogue
-from directory import attestations as trust
-from directory import profiles
 from directory.db import transaction
 from directory.models import Attestation, OutboxEvent, Site, Technician
-from directory.schemas import OrganisationCreate, SiteCreate
-from directory.sync import SyncWorker
+from directory.outbox.sync import SyncWorker
+from directory.profiles import service as profiles
+from directory.profiles.schemas import OrganisationCreate, SiteCreate
+from directory.trust import service as trust
 from search.engine import MeiliProcess
 from search.index import IndexWriter, ensure_keys, ensure_settings
 from search.query import quote
@@ -414,7 +414,7 @@ def test_a_site_that_cannot_be_indexed_is_parked_and_spares_the_others(
 ) -> None:
     from sqlalchemy import update
 
-    from directory.sync import MAX_ATTEMPTS, run_once
+    from directory.outbox.sync import MAX_ATTEMPTS, run_once
 
     good = add_site(sessions, gazetteer, "Good", 45.76, 4.84)
     bad = add_site(sessions, gazetteer, "Bad", 45.77, 4.84)

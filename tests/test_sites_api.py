@@ -207,8 +207,8 @@ def test_writes_need_an_admin_key(client: TestClient, make_key, sessions) -> Non
 
 
 def test_revoked_key_stops_working_at_once(client: TestClient, sessions) -> None:
-    from directory import keys
     from directory.db import transaction
+    from directory.gate import keys
 
     with transaction(sessions) as session:
         key, secret = keys.create_key(session, "soon revoked", ["admin"])

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from litestar.testing import TestClient
 
-from directory.validation import (
+from directory.profiles.validation import (
     check_identifier,
     check_opening_hours,
     check_postcode,

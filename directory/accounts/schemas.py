@@ -1,0 +1,90 @@
+"""Wire types of accounts, sessions, members and listing claims."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import msgspec
+from msgspec import Meta
+
+from directory.vocabulary import (
+    Input,
+)
+
+# Long enough for any passphrase the policy accepts, short enough to bound the hashing work.
+Password = Annotated[str, Meta(min_length=1, max_length=1024)]
+Token = Annotated[str, Meta(min_length=1, max_length=200)]
+Role = Annotated[str, Meta(pattern=r"^(owner|editor)$")]
+Note = Annotated[str, Meta(max_length=2000)]
+
+
+class SignupIn(Input):
+    email: Annotated[str, Meta(max_length=254)]
+    password: Password
+
+
+class VerifyIn(Input):
+    token: Token
+
+
+class LoginIn(Input):
+    email: Annotated[str, Meta(max_length=254)]
+    password: Password
+    cookie: bool = False  # true: a session cookie plus a CSRF token, for the web pages
+
+
+class LoginOut(msgspec.Struct, kw_only=True, omit_defaults=True):
+    expires_at: datetime
+    token: str | None = None  # bearer sessions
+    csrf_token: str | None = None  # cookie sessions: send it as X-CSRF-Token on every change
+
+
+class MembershipOut(msgspec.Struct, kw_only=True):
+    organisation_id: str
+    role: str
+
+
+class MeOut(msgspec.Struct, kw_only=True):
+    id: str
+    email: str
+    created_at: datetime
+    organisations: list[MembershipOut]
+
+
+class MemberIn(Input):
+    email: Annotated[str, Meta(max_length=254)]
+    role: Role = "editor"
+
+
+class MemberOut(msgspec.Struct, kw_only=True):
+    account_id: str
+    email: str
+    role: str
+    since: datetime
+
+
+class MemberAdded(msgspec.Struct, kw_only=True):
+    email: str
+    role: str
+    status: str  # "granted" (the account exists) or "invited" (granted once it verifies)
+
+
+class ListingClaimIn(Input):
+    message: Note | None = None
+
+
+class DecisionIn(Input):
+    reason: Note | None = None
+
+
+class ListingClaimOut(msgspec.Struct, kw_only=True):
+    id: str
+    organisation_id: str
+    account_id: str
+    status: str
+    message: str | None
+    created_at: datetime
+    decided_at: datetime | None = None
+    reason: str | None = None
+    email: str | None = None  # shown to administrators only

@@ -1,0 +1,457 @@
+"""Bulk import of sites from CSV, GeoJSON or JSON Lines: idempotent upsert by (source, external_id).
+
+Each row is checked exactly as the API checks a request, then written inside its own savepoint, so
+a bad row is reported and skipped and never leaves a half-written organisation or site.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import msgspec
+from sqlalchemy import select, tuple_
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from directory.errors import DomainError, FieldError
+from directory.models import Organisation, OrganisationIdentifier, Site
+from directory.profiles.schemas import OrganisationCreate, SiteCreate
+from directory.profiles.service import apply_site, validate_site
+from directory.profiles.validation import check_identifier
+from search.geocode import Geocoder
+
+__all__ = ["COLUMNS", "ImportReport", "Rejection", "import_file", "import_rows", "read_rows"]
+
+LIST_COLUMNS = ("brands", "vehicles", "powertrains", "services", "languages")
+IDENTIFIER_COLUMNS = ("siren", "siret", "vat", "company-number")
+COLUMNS = (
+    "external_id",
+    "organisation_external_id",
+    "organisation_legal_name",
+    "organisation_trade_name",
+    "organisation_kind",
+    *IDENTIFIER_COLUMNS,
+    "organisation_website",
+    "name",
+    "street",
+    "postcode",
+    "city",
+    "country",
+    "lat",
+    "lng",
+    "timezone",
+    "opening_hours",
+    "phone",
+    "email",
+    "website",
+    "booking_url",
+    *LIST_COLUMNS,
+    "status",
+)
+MAX_ROWS = 2_000_000
+MAX_CELL = 4096
+
+
+class Rejection(msgspec.Struct):
+    row: int
+    external_id: str | None
+    reason: str
+
+
+class ImportReport(msgspec.Struct):
+    imported: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: list[Rejection] = msgspec.field(default_factory=list)
+
+    def summary(self) -> str:
+        return (
+            f"imported {self.imported}, updated {self.updated}, rejected {len(self.rejected)}"
+            f" ({self.unchanged} unchanged)"
+        )
+
+
+class RowError(ValueError):
+    pass
+
+
+# --- reading --------------------------------------------------------------------------------------
+
+
+def detect_format(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix in (".csv", ".tsv"):
+        return "csv"
+    if suffix in (".geojson", ".json"):
+        return "geojson"
+    if suffix in (".jsonl", ".ndjson"):
+        return "jsonl"
+    raise RowError(f"{path.name}: unknown format (use .csv, .geojson or .jsonl)")
+
+
+def read_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
+    """(row number, raw record or the reason it cannot be read), in file order."""
+    fmt = detect_format(path)
+    if fmt == "csv":
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            sample = fh.read(4096)
+            fh.seek(0)
+            delimiter = ";" if sample.count(";") > sample.count(",") else ","
+            reader = csv.DictReader(fh, delimiter=delimiter)
+            unknown = set(reader.fieldnames or ()) - set(COLUMNS)
+            if unknown:
+                raise RowError(f"unknown columns: {', '.join(sorted(unknown))}")
+            for i, rec in enumerate(reader, start=2):  # row 1 is the header
+                if None in rec:
+                    yield i, RowError("more cells than columns")
+                    continue
+                yield i, {k: v for k, v in rec.items() if v not in (None, "")}
+    elif fmt == "jsonl":
+        with path.open(encoding="utf-8") as fh:
+            for i, line in enumerate(fh, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    rec = json.loads(line)
+                except json.JSONDecodeError as err:
+                    yield i, RowError(f"not JSON: {err.msg}")
+                    continue
+                yield i, rec if isinstance(rec, dict) else RowError("a line must be a JSON object")
+    else:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
+            raise RowError("a GeoJSON file must hold one FeatureCollection")
+        for i, feature in enumerate(doc.get("features", []), start=1):
+            yield i, _from_feature(feature)
+
+
+def _from_feature(feature: Any) -> dict[str, Any] | RowError:
+    if not isinstance(feature, dict) or not isinstance(feature.get("properties"), dict):
+        return RowError("a feature needs an object of properties")
+    rec = dict(feature["properties"])
+    geometry = feature.get("geometry")
+    if geometry is not None:
+        if geometry.get("type") != "Point" or len(geometry.get("coordinates") or ()) < 2:
+            return RowError("geometry must be a Point")
+        rec["lng"], rec["lat"] = geometry["coordinates"][:2]  # GeoJSON order is lng, lat
+    return rec
+
+
+# --- one row --------------------------------------------------------------------------------------
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [v.strip() for v in value.replace("|", ";").split(";") if v.strip()]
+    return list(value) if isinstance(value, list) else [value]
+
+
+def parse_row(rec: dict[str, Any]) -> tuple[str, str, OrganisationCreate, SiteCreate]:
+    """The row's ids and its organisation and site, checked by the same Structs as the API."""
+    unknown = set(rec) - set(COLUMNS)
+    if unknown:
+        raise RowError(f"unknown fields: {', '.join(sorted(unknown))}")
+    for key, value in rec.items():
+        if isinstance(value, str) and len(value) > MAX_CELL:
+            raise RowError(f"{key}: longer than {MAX_CELL} characters")
+    external_id = str(rec.get("external_id") or "").strip()
+    if not external_id or len(external_id) > 128:
+        raise RowError("external_id is required (1 to 128 characters)")
+    org_external = str(rec.get("organisation_external_id") or external_id).strip()[:128]
+    identifiers = [
+        {"scheme": s, "value": str(rec[s]).replace(" ", "").upper()}
+        for s in IDENTIFIER_COLUMNS
+        if rec.get(s)
+    ]
+    org = {
+        "legal_name": rec.get("organisation_legal_name") or rec.get("name"),
+        "trade_name": rec.get("organisation_trade_name"),
+        "kind": rec.get("organisation_kind") or "independent",
+        "identifiers": identifiers,
+        "website": rec.get("organisation_website"),
+    }
+    location = None
+    if rec.get("lat") not in (None, "") or rec.get("lng") not in (None, ""):
+        location = {"lat": rec.get("lat"), "lng": rec.get("lng")}
+    site: dict[str, Any] = {
+        "name": rec.get("name"),
+        "address": {k: rec.get(k) for k in ("street", "postcode", "city", "country")},
+        "location": location,
+        **{
+            k: rec.get(k)
+            for k in ("timezone", "opening_hours", "phone", "email", "website", "booking_url")
+        },
+        **{k: [str(x).strip().lower() for x in _as_list(rec.get(k))] for k in LIST_COLUMNS},
+        "status": rec.get("status") or "active",
+    }
+    site["address"] = {k: v for k, v in site["address"].items() if v not in (None, "")}
+    try:
+        org_in = msgspec.convert(
+            {k: v for k, v in org.items() if v is not None}, OrganisationCreate, strict=False
+        )
+        site_in = msgspec.convert(
+            {k: v for k, v in site.items() if v is not None}, SiteCreate, strict=False
+        )
+    except msgspec.ValidationError as err:
+        raise RowError(_readable(str(err))) from err
+    problems: list[FieldError] = []
+    for ident in org_in.identifiers:
+        problems += check_identifier(ident.scheme, ident.value, ident.scheme)
+    if problems:
+        raise RowError("; ".join(f"{p.pointer}: {p.detail}" for p in problems))
+    return external_id, org_external, org_in, site_in
+
+
+def _readable(message: str) -> str:
+    """msgspec's '… - at `$.address.city`' read as 'address.city: …'."""
+    text, _, where = message.partition(" - at `$")
+    return f"{where.rstrip('`').lstrip('.')}: {text}" if where else text
+
+
+def _reason(err: Exception) -> str:
+    if isinstance(err, DomainError) and err.errors:
+        return "; ".join(
+            f"{e.pointer.lstrip('/').replace('/', '.')}: {e.detail}" for e in err.errors
+        )
+    return str(err)
+
+
+# --- writing --------------------------------------------------------------------------------------
+
+
+class _Chunk:
+    """What one chunk needs from the database, fetched with one query per kind, not per row."""
+
+    def __init__(
+        self,
+        session: Session,
+        source: str,
+        parsed: list[tuple[int, str, str, OrganisationCreate, SiteCreate]],
+    ) -> None:
+        self.sites = {
+            s.external_id: s
+            for s in session.scalars(
+                select(Site).where(
+                    Site.source == source, Site.external_id.in_({p[1] for p in parsed})
+                )
+            )
+        }
+        self.orgs = {
+            o.external_id: o
+            for o in session.scalars(
+                select(Organisation).where(
+                    Organisation.source == source,
+                    Organisation.external_id.in_({p[2] for p in parsed}),
+                )
+            )
+        }
+        self.by_id = {o.id: o for o in self.orgs.values()}
+        wanted = {(i.scheme, i.value) for p in parsed for i in p[3].identifiers}
+        self.owners: dict[tuple[str, str], str] = {}
+        if wanted:
+            self.owners = {
+                (sc, v): oid
+                for sc, v, oid in session.execute(
+                    select(
+                        OrganisationIdentifier.scheme,
+                        OrganisationIdentifier.value,
+                        OrganisationIdentifier.organisation_id,
+                    ).where(
+                        tuple_(OrganisationIdentifier.scheme, OrganisationIdentifier.value).in_(
+                            wanted
+                        )
+                    )
+                )
+            }
+
+
+def _upsert(
+    session: Session,
+    geocoder: Geocoder,
+    source: str,
+    known: _Chunk,
+    ext: str,
+    org_ext: str,
+    org_in: OrganisationCreate,
+    site_in: SiteCreate,
+) -> str:
+    """Write one row; every check that can refuse it runs before anything is changed."""
+    site = known.sites.get(ext)
+    values = validate_site(site_in, geocoder, previous=site)
+    wanted = [(i.scheme, i.value) for i in org_in.identifiers]
+    org = known.orgs.get(org_ext)
+    if org is None:
+        # An organisation already known by a registration number (from another source, or the
+        # API) is the same legal entity: attach to it rather than duplicating it.
+        owner = next((known.owners[k] for k in wanted if k in known.owners), None)
+        org = (known.by_id.get(owner) or session.get(Organisation, owner)) if owner else None
+    org_id = org.id if org is not None else None
+    for scheme, value in wanted:
+        owner = known.owners.get((scheme, value))
+        if owner is not None and owner != org_id:
+            raise RowError(f"{scheme} {value} is registered to another organisation")
+    if org is None:
+        org = Organisation(
+            source=source,
+            external_id=org_ext,
+            legal_name=org_in.legal_name,
+            trade_name=org_in.trade_name,
+            kind=org_in.kind,
+            website=org_in.website,
+        )
+        session.add(org)
+    else:
+        for field in ("legal_name", "trade_name", "kind", "website"):
+            if getattr(org, field) != getattr(org_in, field):
+                setattr(org, field, getattr(org_in, field))
+    current = {(i.scheme, i.value) for i in org.identifiers}
+    for scheme, value in wanted:
+        if (scheme, value) not in current:
+            org.identifiers.append(OrganisationIdentifier(scheme=scheme, value=value))
+        known.owners[(scheme, value)] = org.id
+    known.orgs[org_ext] = org
+    known.by_id[org.id] = org  # pending until the flush, so session.get() could not find it
+    if site is None:
+        known.sites[ext] = Site(organisation=org, source=source, external_id=ext, **values)
+        session.add(known.sites[ext])
+        return "imported"
+    if site.organisation_id != org.id:
+        site.organisation = org
+    apply_site(site, values)
+    return "updated" if session.is_modified(site) or session.is_modified(org) else "unchanged"
+
+
+def _apply_chunk(
+    session: Session,
+    geocoder: Geocoder,
+    source: str,
+    parsed: list[tuple[int, str, str, OrganisationCreate, SiteCreate]],
+    report: ImportReport,
+    *,
+    savepoints: bool,
+) -> None:
+    known = _Chunk(session, source, parsed)
+    with session.no_autoflush:
+        for row, ext, org_ext, org_in, site_in in parsed:
+            try:
+                if savepoints:
+                    with session.begin_nested():
+                        outcome = _upsert(
+                            session, geocoder, source, known, ext, org_ext, org_in, site_in
+                        )
+                        session.flush()
+                else:
+                    outcome = _upsert(
+                        session, geocoder, source, known, ext, org_ext, org_in, site_in
+                    )
+            except (RowError, DomainError, IntegrityError) as err:
+                if savepoints:
+                    known = _Chunk(session, source, parsed)  # the savepoint undid some of it
+                report.rejected.append(Rejection(row, ext, _reason(err)))
+                continue
+            setattr(report, outcome, getattr(report, outcome) + 1)
+
+
+def _write_chunk(
+    sessions: sessionmaker[Session],
+    geocoder: Geocoder,
+    batch: list[tuple[int, dict[str, Any] | RowError]],
+    source: str,
+    report: ImportReport,
+    on_rows: Callable[[int], None] | None,
+) -> None:
+    """Write a chunk in one flush; if the database still refuses a row, redo it row by row."""
+    partial = ImportReport()
+    parsed: list[tuple[int, str, str, OrganisationCreate, SiteCreate]] = []
+    for row, rec in batch:
+        try:
+            if isinstance(rec, RowError):
+                raise rec
+            parsed.append((row, *parse_row(rec)))
+        except RowError as err:
+            ext = rec.get("external_id") if isinstance(rec, dict) else None
+            partial.rejected.append(Rejection(row, str(ext) if ext else None, str(err)))
+    try:
+        attempt = ImportReport()
+        with sessions() as session, session.begin():
+            _apply_chunk(session, geocoder, source, parsed, attempt, savepoints=False)
+    except IntegrityError:
+        # A constraint the checks could not foresee (a concurrent writer, most likely): each row
+        # now gets its own savepoint, so only the offending one is refused.
+        attempt = ImportReport()
+        with sessions() as session, session.begin():
+            _apply_chunk(session, geocoder, source, parsed, attempt, savepoints=True)
+    report.imported += attempt.imported
+    report.updated += attempt.updated
+    report.unchanged += attempt.unchanged
+    report.rejected += sorted(partial.rejected + attempt.rejected, key=lambda r: r.row)
+    if on_rows:
+        on_rows(len(batch))
+
+
+def import_rows(
+    sessions: sessionmaker[Session],
+    geocoder: Geocoder,
+    rows: Iterator[tuple[int, dict[str, Any] | RowError]],
+    source: str,
+    *,
+    chunk: int = 500,
+    on_rows: Callable[[int], None] | None = None,
+) -> ImportReport:
+    report = ImportReport()
+    batch: list[tuple[int, dict[str, Any] | RowError]] = []
+    for n, item in enumerate(rows, start=1):
+        if n > MAX_ROWS:
+            report.rejected.append(Rejection(item[0], None, f"more than {MAX_ROWS} rows"))
+            break
+        batch.append(item)
+        if len(batch) >= chunk:
+            _write_chunk(sessions, geocoder, batch, source, report, on_rows)
+            batch = []
+    if batch:
+        _write_chunk(sessions, geocoder, batch, source, report, on_rows)
+    return report
+
+
+def import_file(
+    sessions: sessionmaker[Session],
+    geocoder: Geocoder,
+    path: Path,
+    source: str | None = None,
+    *,
+    on_rows: Callable[[int], None] | None = None,
+) -> ImportReport:
+    """Import one file; ``source`` defaults to the file's name without extension."""
+    return import_rows(sessions, geocoder, read_rows(path), source or path.stem, on_rows=on_rows)
+
+
+def count_rows(path: Path) -> int:
+    """Rows to expect, for the progress bar (cheap: one pass over the bytes)."""
+    fmt = detect_format(path)
+    if fmt == "geojson":
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        return len(doc.get("features", [])) if isinstance(doc, dict) else 0
+    with path.open("rb") as fh:
+        lines = sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 20), b""))
+    return max(lines - (1 if fmt == "csv" else 0), 0)
+
+
+def rows_from_records(
+    records: list[dict[str, Any]],
+) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
+    return ((i, r) for i, r in enumerate(records, start=1))
+
+
+def write_report(report: ImportReport, path: Path) -> None:
+    buf = io.StringIO()
+    out = csv.writer(buf)
+    out.writerow(["row", "external_id", "reason"])
+    out.writerows([r.row, r.external_id or "", r.reason] for r in report.rejected)
+    path.write_text(buf.getvalue(), encoding="utf-8")

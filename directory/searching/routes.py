@@ -1,0 +1,110 @@
+"""GET /v1/search and POST /v1/search/batch: which workshops near here can do this job."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import msgspec
+from litestar import Response, get, post
+from litestar.params import FromQuery, JSONBody, QueryParameter
+
+from directory.errors import InvalidInput, problem_body
+from directory.gate.auth import require_scope
+from directory.http import AnyRequest, Caller, Deps
+from directory.ops.counters import SEARCHES
+from directory.searching.service import own_networks, parse, run
+from search.results import SearchResponse
+
+Many = Annotated[list[str] | None, QueryParameter(max_items=20)]
+
+
+@get(
+    "/v1/search",
+    tags=["search"],
+    description="Workshops near a point or place that hold the competences asked for.",
+)
+async def search(
+    request: AnyRequest,
+    services: Deps,
+    caller: Caller,
+    lat: FromQuery[float | None] = None,
+    lng: FromQuery[float | None] = None,
+    place: Annotated[str | None, QueryParameter(max_length=120)] = None,
+    radius_km: FromQuery[float] = 25.0,
+    competence: Many = None,
+    domain: Many = None,
+    brand: Many = None,
+    vehicle: Many = None,
+    powertrain: Many = None,
+    service: Many = None,
+    network: Many = None,
+    open_at: FromQuery[datetime | None] = None,
+    open_now: FromQuery[bool] = False,
+    valid_at: FromQuery[datetime | None] = None,
+    include_declared: FromQuery[bool] = False,
+    q: Annotated[str | None, QueryParameter(max_length=200)] = None,
+    sort: FromQuery[Literal["distance", "relevance"]] = "distance",
+    limit: FromQuery[int] = 20,
+    cursor: Annotated[str | None, QueryParameter(max_length=200)] = None,
+    facets: Many = None,
+) -> Response[SearchResponse]:
+    params = {
+        k: v
+        for k, v in {
+            "lat": lat,
+            "lng": lng,
+            "place": place,
+            "radius_km": radius_km,
+            "competence": competence,
+            "domain": domain,
+            "brand": brand,
+            "vehicle": vehicle,
+            "powertrain": powertrain,
+            "service": service,
+            "network": network,
+            "open_at": request.query_params.get("open_at"),
+            "open_now": open_now,
+            "valid_at": request.query_params.get("valid_at"),
+            "include_declared": include_declared,
+            "q": q,
+            "sort": sort,
+            "limit": limit,
+            "cursor": cursor,
+            "facets": facets,
+        }.items()
+        if v is not None
+    }
+    del open_at, valid_at  # re-read raw, so an instant without an offset is an error, not UTC
+    query = parse(params, services.catalogue)
+    answer, backend = await run(services, query, await own_networks(services, caller))
+    SEARCHES.labels(backend).inc()
+    return Response(answer, headers={"X-Search-Backend": backend})
+
+
+class BatchIn(msgspec.Struct, forbid_unknown_fields=True):
+    queries: Annotated[list[dict[str, Any]], msgspec.Meta(min_length=1, max_length=500)]
+
+
+@post(
+    "/v1/search/batch",
+    guards=[require_scope("search:batch")],
+    tags=["search"],
+    status_code=200,
+    description="Up to 500 searches; answers in order; a bad query gets its own problem.",
+)
+async def search_batch(
+    services: Deps, caller: Caller, data: JSONBody[BatchIn]
+) -> dict[str, list[Any]]:
+    own = await own_networks(services, caller)
+    results: list[Any] = []
+    for params in data.queries:
+        try:
+            answer, _ = await run(services, parse(params, services.catalogue), own)
+            results.append(answer)
+        except InvalidInput as err:
+            results.append(problem_body(err))
+    return {"results": results}
+
+
+route_handlers: list[Any] = [search, search_batch]

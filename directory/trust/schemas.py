@@ -1,0 +1,94 @@
+"""Wire types of issuers, attestations, declared claims and technicians."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import msgspec
+from msgspec import UNSET, Meta, UnsetType
+
+from directory.vocabulary import (
+    Input,
+    Name,
+    ShortText,
+    Url,
+)
+
+Jwk = Annotated[dict[str, str], Meta(max_length=12)]
+
+
+class Jwks(Input):
+    keys: Annotated[list[Jwk], Meta(min_length=1, max_length=10)]
+
+
+class IssuerCreate(Input):
+    name: Name
+    kind: str
+    schemes: Annotated[
+        list[Annotated[str, Meta(max_length=80)]], Meta(min_length=1, max_length=200)
+    ]
+    jwks: Jwks
+
+
+class IssuerOut(msgspec.Struct, kw_only=True):
+    id: str
+    name: str
+    kind: str
+    status: str
+    schemes: list[str]
+    jwks_url: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class TokenIn(Input):
+    token: Annotated[str, Meta(min_length=10, max_length=8192)]
+
+
+class AttestationOut(msgspec.Struct, kw_only=True):
+    jti: str
+    issuer: str
+    subject: str
+    holder: str
+    scheme: str
+    issued_at: datetime
+    valid_from: datetime
+    valid_until: datetime
+    evidence: str | None
+    status: str
+    revoked_at: datetime | None
+    token: str
+    revocation_token: str | None
+
+
+class ClaimIn(Input):
+    scheme: Annotated[str, Meta(max_length=80)]
+    evidence_url: Url | None = None
+
+
+class ClaimOut(msgspec.Struct, kw_only=True):
+    id: str
+    site_id: str
+    scheme: str
+    evidence_url: str | None
+    created_at: datetime
+    status: str = "declared"  # a claim is never verified: an issuer's attestation is
+
+
+class TechnicianCreate(Input):
+    display_name: ShortText
+
+
+class TechnicianPatch(Input):
+    display_name: ShortText | UnsetType = UNSET
+    site_id: Annotated[str, Meta(max_length=40)] | UnsetType = UNSET
+
+
+class TechnicianOut(msgspec.Struct, kw_only=True):
+    id: str
+    site_id: str
+    display_name: str
+    created_at: datetime
+    updated_at: datetime
+    version: int
