@@ -35,7 +35,7 @@ __all__ = [
 ]
 
 # argon2-cffi's defaults are RFC 9106's second recommended profile: argon2id, 3 passes over
-# 64 MiB with 4 lanes (~125 ms on this machine; bench/auth_bench.py measures it).
+# 64 MiB with 4 lanes (~125 ms on this machine; bench/access_bench.py measures it).
 HASHER = PasswordHasher()
 MIN_PASSWORD, MAX_PASSWORD = 12, 128
 VERIFY_HOURS = 24

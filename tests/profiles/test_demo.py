@@ -23,8 +23,10 @@ def test_demo_sites_and_competences_show_every_status(sessions, gazetteer, tmp_p
     assert demo.load_competences(sessions, default_catalogue(), tmp_path / "keys") == 0
     with sessions() as s:
         sites = s.scalars(select(Site)).all()
+        issuers = s.scalars(select(Issuer)).all()
+        assert len(sites) == 300 and issuers
         assert all(site.name.endswith("(démo)") for site in sites)
-        assert all(i.name.endswith("(démo)") for i in s.scalars(select(Issuer)))
+        assert all(i.name.endswith("(démo)") for i in issuers)
         held = competences_for(s, default_catalogue(), [site.id for site in sites])
     flat = [c for cs in held.values() for c in cs]
     soon = datetime.now(UTC) + timedelta(days=22)

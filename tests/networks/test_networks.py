@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from directory.db import transaction
 from directory.gate import keys
 from tests.conftest import drain, table_snapshot
-from tests.test_search import LYON, add_site, ids
+from tests.searching.test_search import LYON, add_site, ids
 
 
 def _key(sessions: sessionmaker[Session], integration: str, *scopes: str) -> dict[str, str]:
