@@ -220,7 +220,8 @@ def test_an_expiry_is_recorded_once_in_the_outbox(
     with transaction(sessions) as s:
         assert trust.sweep_expiries(s, later) == 0
     with sessions() as s:
-        ops = [e.op for e in s.scalars(select(OutboxEvent).where(OutboxEvent.entity_id == jti))]
+        stmt = select(OutboxEvent).where(OutboxEvent.entity_id == jti).order_by(OutboxEvent.id)
+        ops = [e.op for e in s.scalars(stmt)]
     assert ops == ["create", "expire"]
 
 
