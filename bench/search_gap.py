@@ -24,14 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import msgspec  # noqa: E402
 
-from bench.search_bench import (  # noqa: E402
-    Engine,
-    engine_sequence,
-    generate,
-    queries,
-    serve,
-    site_schemes,
-)
+from bench.engine_replay import Engine, engine_sequence  # noqa: E402
+from bench.search_bench import generate, queries, serve, site_schemes  # noqa: E402
 from certifications.catalogue import default_catalogue  # noqa: E402
 from directory.db import upgrade  # noqa: E402
 from search.documents import project  # noqa: E402
