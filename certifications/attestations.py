@@ -117,11 +117,19 @@ def _checked_signature(
     return payload, issuer, key
 
 
-def _check_signer(issuer: IssuerView, key: IssuerKey, iat: int) -> None:
+def _check_key(key: IssuerKey, now: datetime) -> None:
+    """A retired key signs nothing that reaches us after its retirement. Judged by when the
+    token arrives, never by the ``iat`` it carries: the signer writes ``iat``, so whoever holds a
+    leaked key could backdate it to before the rotation. What a key signed and we stored before
+    it was retired stays valid (and re-verifiable against the published keys)."""
+    if key.retired_at is not None and now >= key.retired_at:
+        raise Refused("key-retired", f"key {key.kid} was retired at {key.retired_at.isoformat()}")
+
+
+def _check_signer(issuer: IssuerView, key: IssuerKey, now: datetime) -> None:
     if issuer.status != "trusted":
         raise Refused(f"issuer-{issuer.status}", f"issuer {issuer.id} is {issuer.status}")
-    if key.retired_at is not None and _instant(iat) > key.retired_at:
-        raise Refused("key-retired", f"key {key.kid} was retired before this token was issued")
+    _check_key(key, now)
 
 
 def verify_attestation(
@@ -136,7 +144,7 @@ def verify_attestation(
         claims = msgspec.convert(payload, AttestationClaims)
     except msgspec.ValidationError as err:
         raise Refused("malformed", f"payload: {err}") from err
-    _check_signer(issuer, key, claims.iat)
+    _check_signer(issuer, key, now)
     scheme = catalogue.get(claims.scheme)
     if scheme is None:
         raise Refused("unknown-scheme", f"{claims.scheme!r} is not in the catalogue")
@@ -149,8 +157,10 @@ def verify_attestation(
         wanted = "a technician (tc_…)" if scheme.holder == "person" else "a site (st_…)"
         raise Refused("wrong-holder", f"{claims.scheme} is held by {wanted}, not {claims.sub!r}")
     stamp = now.timestamp()
-    if not claims.iat <= claims.nbf < claims.exp:
-        raise Refused("malformed", "dates must satisfy iat <= nbf < exp")
+    # Validity may start before the signature: a habilitation granted last month and attested
+    # today is the common case for a back-office digitising certificates after the training.
+    if not (claims.nbf < claims.exp and claims.iat < claims.exp):
+        raise Refused("malformed", "dates must satisfy nbf < exp and iat < exp")
     if claims.iat > stamp + LEEWAY_S:
         raise Refused("issued-in-future", "iat is in the future")
     if claims.nbf > stamp + LEEWAY_S:
@@ -168,9 +178,9 @@ def verify_revocation(
         claims = msgspec.convert(payload, RevocationClaims)
     except msgspec.ValidationError as err:
         raise Refused("malformed", f"payload: {err}") from err
-    # A suspended issuer may still withdraw what it said: revoking only ever removes trust.
-    if key.retired_at is not None and _instant(claims.iat) > key.retired_at:
-        raise Refused("key-retired", f"key {key.kid} was retired before this token was issued")
+    # A suspended issuer may still withdraw what it said: revoking only ever removes trust. A
+    # retired key may not: its holder could be whoever leaked it.
+    _check_key(key, now)
     if claims.iat > now.timestamp() + LEEWAY_S:
         raise Refused("issued-in-future", "iat is in the future")
     return claims

@@ -337,3 +337,32 @@ def test_a_thousand_tampered_tokens_are_refused_and_the_originals_verify(session
     later = claims(w, iat=after_rotation, nbf=after_rotation)
     assert refusal(sessions, w, jws.sign(later, key)) == "key-retired"
     assert submit(sessions, w, jws.sign(claims(w), new_key)).kid == "trusted-2"
+
+
+def test_a_retired_key_cannot_sign_by_backdating_iat_before_the_rotation(sessions, world) -> None:
+    w = world
+    key = w["keys"]["trusted"]
+    kept = submit(sessions, w, jws.sign(claims(w), key))  # received before the rotation
+    with transaction(sessions) as s:
+        trust.add_issuer_key(s, w["issuers"]["trusted"], jws.public_jwk(jws.generate_jwk("t-2")))
+    # Signed "before" the rotation by whoever holds the leaked key, received after it.
+    backdated = claims(w, iat=T0 - 86400 * 30, nbf=T0 - 86400 * 30)
+    assert refusal(sessions, w, jws.sign(backdated, key)) == "key-retired"
+    revocation = jws.sign(
+        {"iss": w["issuers"]["trusted"], "revokes": kept.jti, "iat": T0 - 86400}, key
+    )
+    with transaction(sessions) as s, pytest.raises(DomainError) as refused:
+        trust.revoke_attestation(s, kept.jti, revocation)
+    assert refused.value.extra.get("reason") == "key-retired"
+    with transaction(sessions) as s:
+        assert trust.get_attestation(s, kept.jti).revoked_at is None  # what it signed stands
+
+
+def test_validity_may_start_before_the_signature(sessions, world) -> None:
+    w = world
+    granted = T0 - 86400 * 30  # the habilitation was granted last month, attested today
+    att = submit(sessions, w, jws.sign(claims(w, iat=T0 - 60, nbf=granted), w["keys"]["trusted"]))
+    assert int(att.valid_from.timestamp()) == granted
+    assert int(att.issued_at.timestamp()) == T0 - 60
+    inverted = claims(w, nbf=T0 + 86400, exp=T0 + 3600)
+    assert refusal(sessions, w, jws.sign(inverted, w["keys"]["trusted"])) == "malformed"
