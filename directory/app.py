@@ -22,7 +22,7 @@ from directory.db import make_engine, transaction
 from directory.errors import exception_handlers
 from directory.gate import ratelimit
 from directory.gate.auth import gate
-from directory.http import dependencies
+from directory.http import AtelierRequest, dependencies, refuse_malformed
 from directory.mail import FolderMailer
 from directory.networks import routes as network_routes
 from directory.ops import health, metrics
@@ -186,7 +186,8 @@ def create_app(
         state=State({"services": services}),
         dependencies=dependencies,
         exception_handlers=exception_handlers,
-        middleware=[metrics.measure, gate],
+        middleware=[metrics.measure, refuse_malformed, gate],
+        request_class=AtelierRequest,
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(
             title="Atelier",

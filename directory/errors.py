@@ -22,6 +22,7 @@ __all__ = [
     "StaleWrite",
     "TooManyRequests",
     "Unauthorized",
+    "UnsupportedMediaType",
     "exception_handlers",
 ]
 
@@ -73,6 +74,10 @@ class Conflict(DomainError):
 
 class StaleWrite(DomainError):
     status, title, slug = 412, "Precondition failed", "stale-write"
+
+
+class UnsupportedMediaType(DomainError):
+    status, title, slug = 415, "Unsupported media type", "unsupported-media-type"
 
 
 class PreconditionRequired(DomainError):
@@ -130,6 +135,7 @@ def _domain(_: Request[Any, Any, Any], exc: DomainError) -> Response[bytes]:
 
 _AT = re.compile(r" - at `\$(.*)`$")
 _UNKNOWN = re.compile(r"Object contains unknown field `(.+)`")
+_FIELD = re.compile(r"^`(\w+)`: ")  # a field named by a check in __post_init__ (vocabulary.Input)
 
 
 def _pointer(key: str | None) -> str:
@@ -154,9 +160,11 @@ def _validation(_: Request[Any, Any, Any], exc: ValidationException) -> Response
         source = getattr(item.get("source"), "value", item.get("source"))
         if source in ("body", None):
             pointer = _pointer(None if key == "data" else key)  # "data" is the body itself
-            unknown = _UNKNOWN.match(message)
-            if unknown:  # point at the offending field, not at the object holding it
-                pointer += _pointer(unknown.group(1))
+            named = _UNKNOWN.match(message) or _FIELD.match(message)
+            if named:  # point at the offending field, not at the object holding it
+                pointer += _pointer(named.group(1))
+                if named.re is _FIELD:
+                    message = message[named.end() :]
         else:
             pointer = f"/{source}/{key}"
         errors.append(FieldError(pointer, message))

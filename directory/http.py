@@ -4,6 +4,7 @@ and ``caller`` (who is calling, resolved once by the gate)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -12,14 +13,17 @@ from litestar import Request, Response
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.params import HeaderParameter, PathParameter
+from litestar.types import ASGIApp, Receive, Scope, Send
 from sqlalchemy.orm import Session
 
 from directory.db import etag
+from directory.errors import FieldError, InvalidInput, UnsupportedMediaType
 from directory.gate.auth import Principal, principal_of
 from directory.services import Services
 
 __all__ = [
     "AnyRequest",
+    "AtelierRequest",
     "Caller",
     "Db",
     "Deps",
@@ -27,6 +31,7 @@ __all__ = [
     "IfMatch",
     "dependencies",
     "etag",
+    "refuse_malformed",
     "tagged",
 ]
 
@@ -47,6 +52,61 @@ def tagged(
     if location:
         headers["Location"] = location
     return Response(body, status_code=status, headers=headers)
+
+
+class AtelierRequest(Request[Any, Any, Any]):
+    """Litestar turns msgspec's DecodeError into a 400, but a body that is not UTF-8 raises
+    UnicodeDecodeError and one nested past the decoder's depth RecursionError: both are the
+    client's malformed JSON, said so here where the body is decoded, not caught as 500s later."""
+
+    async def json(self) -> Any:
+        try:
+            return await super().json()
+        except UnicodeDecodeError as err:
+            raise InvalidInput(
+                "the body is not valid JSON", errors=[FieldError("", "not UTF-8 text")]
+            ) from err
+        except RecursionError as err:
+            raise InvalidInput(
+                "the body is not valid JSON", errors=[FieldError("", "nested too deeply")]
+            ) from err
+
+
+# C0 and C1 control characters, raw or percent-encoded (in UTF-8), in a path or a query string.
+_CONTROL = re.compile(rb"[\x00-\x1f\x7f]|%(?:[01][0-9a-fA-F]|7[fF])|%[cC]2%[89][0-9a-fA-F]")
+_JSON = re.compile(rb"^application/(?:[\w.+-]+\+)?json\s*(?:;|$)", re.IGNORECASE)
+_BODY_METHODS = {"POST", "PUT", "PATCH"}
+
+
+def refuse_malformed(app: ASGIApp) -> ASGIApp:
+    """The request's own shape, before anything reads it: no control characters in the path or
+    the query (a NUL byte reached PostgreSQL as a 500), and a body only as JSON (415 otherwise)."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            raw_path = scope.get("raw_path") or scope["path"].encode()
+            if _CONTROL.search(raw_path) or _CONTROL.search(scope.get("query_string", b"")):
+                raise InvalidInput(
+                    "control characters are not allowed in a URL",
+                    errors=[FieldError("/query", "remove control characters (NUL, ESC, CR, LF …)")],
+                )
+            if scope["method"] in _BODY_METHODS:  # type: ignore[typeddict-item]
+                content_type = b""
+                has_body = False
+                for name, value in scope["headers"]:
+                    if name == b"content-type":
+                        content_type = value
+                    elif name == b"content-length":
+                        has_body = value.strip() not in (b"", b"0")
+                    elif name == b"transfer-encoding":
+                        has_body = True
+                if has_body and not _JSON.match(content_type):
+                    raise UnsupportedMediaType(
+                        "send the body as JSON: Content-Type: application/json"
+                    )
+        await app(scope, receive, send)
+
+    return middleware
 
 
 def _services(state: State) -> Services:

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Float,
     ForeignKey,
     Index,
@@ -407,11 +408,16 @@ class RateBucket(Base):
     tat: Mapped[float] = mapped_column(Float, index=True)
 
 
+# 64-bit where a count of events can pass two billion; SQLite's INTEGER already is, and only an
+# "INTEGER PRIMARY KEY" there is the auto-numbered rowid.
+Sequence64 = BigInteger().with_variant(Integer(), "sqlite")
+
+
 class AuditEntry(Base):
     """Who changed what (before and after of the changed fields), when, and from where."""
 
     __tablename__ = "audit"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(Sequence64, primary_key=True, autoincrement=True)
     at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     actor_kind: Mapped[str] = mapped_column(String(12))
     actor_id: Mapped[str | None] = mapped_column(String(64))
@@ -432,7 +438,7 @@ class OutboxEvent(Base):
     """A change to public data, written in the same transaction as the change itself."""
 
     __tablename__ = "outbox"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(Sequence64, primary_key=True, autoincrement=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     entity: Mapped[str] = mapped_column(String(24))
     entity_id: Mapped[str] = mapped_column(String(32))
@@ -444,7 +450,7 @@ class OutboxEvent(Base):
     parked_at: Mapped[datetime | None] = mapped_column()  # poison: set aside with its reason
     # Position in the public change feed, given after commit (see directory/changes.py): ids are
     # taken at insert, so they can commit out of order; seq follows the order rows became visible.
-    seq: Mapped[int | None] = mapped_column(Integer)
+    seq: Mapped[int | None] = mapped_column(Sequence64)
 
     __table_args__ = (
         Index("ix_outbox_pending", "processed_at", "id"),

@@ -1,7 +1,9 @@
 """The words of the directory: controlled vocabularies, constraints named once, and the base of
 every request body. Shared by the API, the importer and search facets."""
 
-from typing import Annotated, Literal
+import re
+from datetime import UTC, datetime
+from typing import Annotated, ClassVar, Literal
 
 import msgspec
 from msgspec import Meta
@@ -77,5 +79,75 @@ Services = Annotated[list[Service], Meta(max_length=40)]
 Languages = Annotated[list[Language], Meta(max_length=20)]
 
 
+# Characters no name, address or note in the directory carries, refused in every text input: C0
+# and C1 controls (a NUL byte reached PostgreSQL as a 500; ESC sequences and CR LF reach
+# terminals and logs verbatim), bidirectional marks, overrides and isolates (they make a
+# published name read otherwise than it is stored), the byte-order mark and interlinear
+# annotations. Tabs and line breaks are allowed only in the fields a class names free text.
+_FORBIDDEN = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e"
+    "\u2066-\u2069\ufeff\ufff9-\ufffb]"
+)
+_BREAKS = re.compile("[\t\n\r\u2028\u2029]")
+
+
+def text_problem(value: str, free_text: bool = False) -> str | None:
+    """Why this text may not be stored and published, or None."""
+    if _FORBIDDEN.search(value):
+        return "control and bidirectional-override characters are not allowed"
+    if not free_text and _BREAKS.search(value):
+        return "tabs and line breaks are not allowed here"
+    if value and not value.strip():
+        return "must not be only spaces"
+    return None
+
+
+# Instants the directory reads: aware, and between the epoch and the year 3000 ("no end" in the
+# search documents). Naive ones reached a UTC column as a 500; ones at the calendar's end
+# overflowed when moved to UTC.
+EARLIEST, LATEST = datetime(1970, 1, 1, tzinfo=UTC), datetime(3000, 1, 1, tzinfo=UTC)
+
+
+def instant_problem(value: datetime) -> str | None:
+    """Why this instant is not one we read, or None."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        return "an RFC 3339 instant needs its offset (Z or ±hh:mm)"
+    try:
+        inside = EARLIEST <= value < LATEST
+    except OverflowError:  # pragma: no cover - the comparison converts to UTC
+        inside = False
+    return None if inside else "must be between 1970-01-01 and 3000-01-01"
+
+
+def _problem_in(value: object, free_text: bool) -> str | None:
+    if isinstance(value, str):
+        return text_problem(value, free_text)
+    if isinstance(value, list):
+        return next((p for v in value if (p := _problem_in(v, free_text))), None)
+    if isinstance(value, dict):
+        return next(
+            (
+                p
+                for k, v in value.items()
+                if (p := _problem_in(k, False) or _problem_in(v, free_text))
+            ),
+            None,
+        )
+    return None  # numbers, booleans, UNSET; nested Inputs check themselves
+
+
 class Input(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, kw_only=True):
-    """Base of every request body: an unknown field is an error, not silently dropped."""
+    """Base of every request body: an unknown field is an error, not silently dropped, and no
+    text carries control or bidirectional-override characters (``text_problem``)."""
+
+    __free_text__: ClassVar[frozenset[str]] = frozenset()  # fields that may hold line breaks
+    __opaque__: ClassVar[frozenset[str]] = frozenset({"password"})  # hashed, never published
+
+    def __post_init__(self) -> None:
+        for name in self.__struct_fields__:
+            if name in self.__opaque__:
+                continue
+            problem = _problem_in(getattr(self, name), name in self.__free_text__)
+            if problem is not None:
+                # The error handler reads the field from this `name`: prefix (errors.py).
+                raise ValueError(f"`{name}`: {problem}")

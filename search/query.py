@@ -10,7 +10,7 @@ import base64
 import binascii
 import hashlib
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 import msgspec
@@ -46,6 +46,7 @@ FACETS: dict[str, str] = {
     "service": "services",
 }
 MAX_RADIUS_KM = 300.0
+EARLIEST, LATEST = datetime(1970, 1, 1, tzinfo=UTC), datetime(3000, 1, 1, tzinfo=UTC)
 
 
 class SearchQuery(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -87,8 +88,17 @@ class SearchQuery(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
                 out.append((f"/domain/{i}", f"{domain!r} is not a competence domain"))
         for name in ("open_at", "valid_at"):
             value = getattr(self, name)
-            if value is not None and value.tzinfo is None:
+            if value is None:
+                continue
+            if value.tzinfo is None:
                 out.append((f"/{name}", "an RFC 3339 instant needs its offset (Z or ±hh:mm)"))
+            elif not EARLIEST <= value < LATEST:
+                # The documents' windows end at the year 3000 ("no end"); past it, nothing holds.
+                out.append((f"/{name}", "must be between 1970-01-01 and 3000-01-01"))
+        for name in ("place", "q"):
+            value = getattr(self, name)
+            if value is not None and any(ord(c) < 32 or 127 <= ord(c) < 160 for c in value):
+                out.append((f"/{name}", "control characters are not allowed"))
         return out
 
     def fingerprint(self) -> str:

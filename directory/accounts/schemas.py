@@ -71,10 +71,12 @@ class MemberAdded(msgspec.Struct, kw_only=True):
 
 
 class ListingClaimIn(Input):
+    __free_text__ = frozenset({"message"})
     message: Note | None = None
 
 
 class DecisionIn(Input):
+    __free_text__ = frozenset({"reason"})
     reason: Note | None = None
 
 

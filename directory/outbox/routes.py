@@ -15,6 +15,8 @@ from directory.gate.auth import require_scope, require_writer
 from directory.http import Caller, Db
 from directory.outbox.changes import ChangePage, read_audit, read_changes
 
+MAX_SEQUENCE = 2**63 - 1  # the largest id or position a BIGINT holds
+
 
 @get(
     "/v1/changes",
@@ -29,7 +31,12 @@ def changes(
     after: Annotated[str, QueryParameter(max_length=20, pattern=r"^[0-9]+$")] = "0",
     limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
 ) -> ChangePage:
-    return read_changes(db, int(after), limit)
+    position = int(after)
+    if position > MAX_SEQUENCE:
+        raise InvalidInput(
+            "invalid cursor", errors=[FieldError("/query/after", "not a cursor of this feed")]
+        )
+    return read_changes(db, position, limit)
 
 
 class AuditOut(msgspec.Struct, kw_only=True):
@@ -54,7 +61,7 @@ class AuditOut(msgspec.Struct, kw_only=True):
 def audit(
     db: Db,
     caller: Caller,
-    after: Annotated[int, QueryParameter(ge=0)] = 0,
+    after: Annotated[int, QueryParameter(ge=0, le=MAX_SEQUENCE)] = 0,
     entity_id: Annotated[str | None, QueryParameter(max_length=128)] = None,
     organisation: Annotated[str | None, QueryParameter(max_length=40)] = None,
     limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,

@@ -36,6 +36,7 @@ from directory.profiles.validation import (
     default_timezone,
     normalise_phone,
 )
+from directory.vocabulary import instant_problem
 from search.geocode import Geocoder
 
 __all__ = [
@@ -392,6 +393,8 @@ def _page(
     *options: Any,
 ) -> tuple[list[Any], str | None]:
     """Keyset pagination on (updated_at, id): stable under inserts, resumable for mirrors."""
+    if updated_after is not None and (problem := instant_problem(updated_after)):
+        raise InvalidInput("invalid instant", errors=[FieldError("/query/updated_after", problem)])
     stmt = select(model).options(*options).order_by(model.updated_at, model.id).limit(limit + 1)
     if updated_after is not None:
         stmt = stmt.where(model.updated_at > updated_after)

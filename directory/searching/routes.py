@@ -9,7 +9,7 @@ import msgspec
 from litestar import Response, get, post
 from litestar.params import FromQuery, JSONBody, QueryParameter
 
-from directory.errors import InvalidInput, problem_body
+from directory.errors import FieldError, InvalidInput, problem_body
 from directory.gate.auth import require_scope
 from directory.http import AnyRequest, Caller, Deps
 from directory.ops.counters import SEARCHES
@@ -83,7 +83,9 @@ async def search(
 
 
 class BatchIn(msgspec.Struct, forbid_unknown_fields=True):
-    queries: Annotated[list[dict[str, Any]], msgspec.Meta(min_length=1, max_length=500)]
+    # Any JSON value per slot: one that is not an object gets its own problem, as any other bad
+    # query does, instead of failing the batch.
+    queries: Annotated[list[Any], msgspec.Meta(min_length=1, max_length=500)]
 
 
 @post(
@@ -100,6 +102,10 @@ async def search_batch(
     results: list[Any] = []
     for params in data.queries:
         try:
+            if not isinstance(params, dict):
+                raise InvalidInput(
+                    "invalid search", errors=[FieldError("/query", "a search is a JSON object")]
+                )
             answer, _ = await run(services, parse(params, services.catalogue), own)
             results.append(answer)
         except InvalidInput as err:

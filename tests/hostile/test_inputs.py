@@ -1,0 +1,190 @@
+"""Hostile input to every route the application has, on both search backends: NUL and other
+control characters in paths, queries and every text field of every body; bodies that are not
+UTF-8, nested past any decoder's depth, or not JSON at all; instants without an offset or at the
+calendar's ends; integers past 64 bits. Every answer is a 4xx problem (never a 5xx), and no row
+of the record changes.
+
+Routes, their query parameters and their body schemas are read from the application and its
+OpenAPI document, so a new route is attacked without being listed here."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from litestar.testing import TestClient
+from sqlalchemy.orm import Session, sessionmaker
+
+from tests.conftest import table_snapshot
+
+HOSTILE_TEXT = ["a\x00b", "\x1b[31mred", "Garage\u202eegaraG", "\ufeffBOM", "line\r\nbreak", "   "]
+PROBLEM = "application/problem+json"
+
+
+def _operations(client: TestClient) -> list[tuple[str, str, dict[str, Any]]]:
+    """(method, path template, OpenAPI operation) of every route but HEAD and OPTIONS."""
+    schema = client.app.openapi_schema.to_schema()
+    out = []
+    for path, item in schema["paths"].items():
+        for method, op in item.items():
+            if method.upper() in {"GET", "POST", "PUT", "PATCH", "DELETE"}:
+                out.append((method.upper(), path, op))
+    assert len(out) > 40  # the whole API, not an empty list that passes anything
+    return out
+
+
+def _resolve(schema: dict[str, Any], components: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in schema:
+        schema = components[schema["$ref"].rsplit("/", 1)[-1]]
+    return schema
+
+
+def _hostile_body(
+    schema: dict[str, Any], components: dict[str, Any], text: str, depth: int = 0
+) -> Any:
+    """The body schema filled in, every text field holding ``text``."""
+    schema = _resolve(schema, components)
+    for variant in schema.get("oneOf", []) + schema.get("anyOf", []):
+        if _resolve(variant, components).get("type") not in (None, "null"):
+            return _hostile_body(variant, components, text, depth)
+    kind = schema.get("type")
+    if kind == "object" and depth < 4:
+        return {
+            name: _hostile_body(prop, components, text, depth + 1)
+            for name, prop in schema.get("properties", {}).items()
+        }
+    if kind == "array":
+        return [_hostile_body(schema.get("items", {}), components, text, depth + 1)]
+    if kind == "string":
+        return text
+    return None
+
+
+def _path(template: str, value: str) -> str:
+    return re.sub(r"\{[^}]+\}", value, template)
+
+
+@pytest.fixture(params=["client", "search_client"], ids=["database", "index"])
+def app(request: pytest.FixtureRequest) -> TestClient:
+    return request.getfixturevalue(request.param)  # type: ignore[no-any-return]
+
+
+def _check(reply: Any, what: str, *, client_error: bool = True) -> None:
+    assert reply.status_code < 500, f"{what}: {reply.status_code} {reply.text[:300]}"
+    if client_error:
+        assert 400 <= reply.status_code < 500, f"{what}: {reply.status_code}"
+    if reply.status_code >= 400:
+        assert reply.headers["content-type"].startswith(PROBLEM), what
+
+
+def test_hostile_input_to_every_route_is_refused_and_changes_nothing(
+    app: TestClient, admin: dict[str, str], site: dict, sessions: sessionmaker[Session]
+) -> None:
+    components = app.app.openapi_schema.to_schema().get("components", {}).get("schemas", {})
+    before = table_snapshot(sessions)
+    sent = 0
+    for method, template, op in _operations(app):
+        real = _path(template, site["id"])  # a path that exists, to reach the body and query
+        # A NUL byte in a path parameter, percent-encoded and raw in the query.
+        if "{" in template:
+            _check(
+                app.request(method, _path(template, "st_%00x"), headers=admin),
+                f"{method} {template} path",
+            )
+            sent += 1
+        _check(app.request(method, real + "?x=a%00b", headers=admin), f"{method} {template} query")
+        sent += 1
+        for param in op.get("parameters", []):
+            if param.get("in") != "query":
+                continue
+            schema = _resolve(param.get("schema", {}), components)
+            kinds = (
+                {schema.get("type"), schema.get("format")}
+                | {_resolve(v, components).get("format") for v in schema.get("oneOf", [])}
+                | {_resolve(v, components).get("type") for v in schema.get("oneOf", [])}
+            )
+            name = param["name"]
+            if "date-time" in kinds:
+                for instant in (
+                    "2026-01-01T00:00:00",
+                    "9999-12-31T23:59:59-05:00",
+                    "0001-01-01T00:00:00+14:00",
+                ):
+                    reply = app.request(method, real, params={name: instant}, headers=admin)
+                    _check(reply, f"{method} {template} {name}={instant}")
+                    sent += 1
+            elif "integer" in kinds:
+                for number in ("2147483648", str(2**64), "-1"):
+                    reply = app.request(method, real, params={name: number}, headers=admin)
+                    _check(reply, f"{method} {template} {name}={number}", client_error=False)
+                    sent += 1
+        body = op.get("requestBody", {}).get("content", {}).get("application/json")
+        if method in {"POST", "PUT", "PATCH"}:
+            raw_bodies = [b'{"a": "\xff\xfe"}', b"[" * 5000 + b"]" * 5000]
+            for raw in raw_bodies:
+                reply = app.request(
+                    method, real, content=raw, headers={**admin, "content-type": "application/json"}
+                )
+                _check(reply, f"{method} {template} raw body")
+                sent += 1
+            reply = app.request(
+                method, real, content=b"a=1", headers={**admin, "content-type": "text/plain"}
+            )
+            _check(reply, f"{method} {template} text body")
+            sent += 1
+        if body is not None:
+            for text in HOSTILE_TEXT:
+                payload = _hostile_body(body["schema"], components, text)
+                reply = app.request(method, real, json=payload, headers=admin)
+                what = f"{method} {template} body with {text!r}"
+                if template == "/v1/search/batch" and reply.status_code == 200:
+                    # A batch answers each entry in its slot: the bad one gets its problem there.
+                    slots = reply.json()["results"]
+                    assert slots and all(r.get("status") == 400 for r in slots), what
+                else:
+                    _check(reply, what)
+                sent += 1
+    assert sent > 300
+    assert table_snapshot(sessions) == before
+
+
+def test_a_name_with_control_or_bidi_characters_is_refused_with_its_pointer(
+    client: TestClient, admin: dict[str, str], organisation: dict
+) -> None:
+    for name in ("Garage\u202eegaraG", "Esc\x1b[2J", "a\r\nb", "   ", "\ufeffGarage"):
+        reply = client.patch(
+            f"/v1/organisations/{organisation['id']}",
+            json={"trade_name": name},
+            headers={**admin, "If-Match": '"1"'},
+        )
+        assert reply.status_code == 400, (name, reply.text)
+        assert [e["pointer"] for e in reply.json()["errors"]] == ["/trade_name"], name
+    ok = client.patch(
+        f"/v1/organisations/{organisation['id']}",
+        json={"trade_name": "Garage Müller & Fils — 2ᵉ"},
+        headers={**admin, "If-Match": '"1"'},
+    )
+    assert ok.status_code == 200, ok.text
+
+
+def test_one_bad_entry_of_a_batch_gets_its_own_problem(client: TestClient, make_key) -> None:  # type: ignore[no-untyped-def]
+    key = make_key("search:batch")
+    queries = [
+        {"lat": 45.76, "lng": 4.84},
+        7,
+        {"lat": 45.76, "lng": 4.84, "open_at": "9999-12-31T23:59:59Z"},
+    ]
+    reply = client.post("/v1/search/batch", json={"queries": queries}, headers=key)
+    assert reply.status_code == 200, reply.text
+    first, second, third = reply.json()["results"]
+    assert "items" in first
+    assert second["status"] == 400 and third["status"] == 400
+    assert third["errors"][0]["pointer"] == "/query/open_at"
+
+
+def test_the_change_feed_takes_any_64_bit_position(client: TestClient, make_key) -> None:  # type: ignore[no-untyped-def]
+    key = make_key("changes")
+    for after, status in (("2147483648", 200), (str(2**63 - 1), 200), (str(2**63), 400)):
+        reply = client.get("/v1/changes", params={"after": after}, headers=key)
+        assert reply.status_code == status, (after, reply.text)
