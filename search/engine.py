@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -98,6 +99,9 @@ class MeiliProcess:
         self.port = port or _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._proc: subprocess.Popen[bytes] | None = None
+        self.restarts = 0  # by the supervisor, since this object was made
+        self._supervisor: threading.Thread | None = None
+        self._stopping = threading.Event()
 
     def start(self, timeout: float = 30.0) -> MeiliProcess:
         home = self.data_dir / "meili"
@@ -144,7 +148,46 @@ class MeiliProcess:
         self.stop()
         raise EngineUnavailable(f"Meilisearch did not become healthy within {timeout:.0f} s")
 
+    def supervise(self, poll_s: float = 0.5, max_backoff_s: float = 30.0) -> MeiliProcess:
+        """Watch the engine from a thread: when it dies, reap it, say so, and start it again on
+        the same port and data, waiting 1, 2, 4 … up to ``max_backoff_s`` seconds between
+        failed starts. Searches meanwhile answer from the database; the sync worker waits."""
+        self._stopping.clear()
+
+        def watch() -> None:
+            backoff = 1.0
+            while not self._stopping.wait(poll_s):
+                proc = self._proc
+                if proc is None or proc.poll() is None:  # poll() also reaps a dead child
+                    continue
+                log.error(
+                    "meilisearch exited; restarting",
+                    extra={"pid": proc.pid, "status": proc.returncode, "restarts": self.restarts},
+                )
+                self._proc = None
+                while not self._stopping.is_set():
+                    try:
+                        self.start()
+                    except EngineUnavailable as err:
+                        log.error("meilisearch restart failed", extra={"error": str(err)})
+                        if self._stopping.wait(backoff):
+                            return
+                        backoff = min(backoff * 2, max_backoff_s)
+                        continue
+                    self.restarts += 1
+                    backoff = 1.0
+                    log.warning("meilisearch restarted", extra={"restarts": self.restarts})
+                    break
+
+        self._supervisor = threading.Thread(target=watch, name="atelier-engine", daemon=True)
+        self._supervisor.start()
+        return self
+
     def stop(self, timeout: float = 10.0) -> None:
+        self._stopping.set()
+        if self._supervisor is not None and self._supervisor is not threading.current_thread():
+            self._supervisor.join(timeout)
+            self._supervisor = None
         proc, self._proc = self._proc, None
         if proc is None or proc.poll() is not None:
             return
@@ -157,11 +200,11 @@ class MeiliProcess:
         log.info("meilisearch stopped", extra={"pid": proc.pid})
 
     def kill(self) -> None:
-        """Stop abruptly, as a crash would (for tests of recovery)."""
+        """Stop abruptly, as a crash would (for tests of recovery); a supervisor, if running,
+        sees the death and starts the engine again."""
         if self._proc is not None:
             self._proc.kill()
-            self._proc.wait()
-            self._proc = None
+            self._proc.wait()  # reaped here; poll() still reports the exit to a supervisor
 
     def __enter__(self) -> MeiliProcess:
         return self.start()

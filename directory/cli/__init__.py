@@ -8,7 +8,7 @@ import click
 
 from directory.cli.access import claims_group, keys_group
 from directory.cli.data import db, demo, import_
-from directory.cli.index import reindex_cmd, sync_cmd
+from directory.cli.index import outbox_group, reindex_cmd, sync_cmd
 from directory.cli.serve import serve
 from directory.cli.trust import attest_group, issuers_group, sweep
 
@@ -24,6 +24,7 @@ for command in (
     serve,
     sync_cmd,
     reindex_cmd,
+    outbox_group,
     db,
     import_,
     demo,

@@ -1,5 +1,5 @@
-"""`atelier sync` and `atelier reindex`: the outbox → index worker as its own process, and a
-full rebuild swapped in atomically."""
+"""`atelier sync`, `atelier reindex` and `atelier outbox …`: the outbox → index worker as its own
+process, a full rebuild swapped in atomically, and the events set aside for an operator."""
 
 from __future__ import annotations
 
@@ -15,7 +15,13 @@ from directory.app import connect_engine
 from directory.cli.base import Context, fail_readably, pass_ctx, progress
 from directory.db import transaction, upgrade
 from directory.models import Site
-from directory.outbox.sync import SyncWorker, reindex, run_once
+from directory.outbox.sync import (
+    SyncWorker,
+    list_parked,
+    reindex,
+    replay_parked,
+    run_once,
+)
 from search.index import IndexWriter
 
 
@@ -23,6 +29,8 @@ from search.index import IndexWriter
 def _index_writer(ctx: Context) -> Iterator[IndexWriter]:
     """A writer on the engine the settings name (the managed one is started, then stopped)."""
     url, keys, process = connect_engine(ctx.settings)
+    if process is not None:
+        process.supervise()  # `atelier sync` runs for days: its engine is restarted if it dies
     try:
         yield IndexWriter(url, keys.write)
     finally:
@@ -71,3 +79,39 @@ def reindex_cmd(ctx: Context) -> None:
                 sessions, writer, default_catalogue(), on_progress=lambda n: bar.advance(task, n)
             )
     click.echo(f"reindexed {count} sites")
+
+
+@click.group("outbox")
+def outbox_group() -> None:
+    """Events the index worker set aside (documents the engine refused): list and replay."""
+
+
+@outbox_group.command("list")
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 100_000))
+@pass_ctx
+def outbox_list(ctx: Context, limit: int) -> None:
+    """One line per parked event: id, entity, op, attempts, when parked, why."""
+    with transaction(ctx.sessions()) as session:
+        rows = list_parked(session, limit)
+        for e in rows:
+            reason = (e.last_error or "").replace("\n", " ")[:200]
+            click.echo(
+                f"{e.id}\t{e.entity}\t{e.entity_id}\t{e.op}\t{e.attempts}\t"
+                f"{e.parked_at:%Y-%m-%d %H:%M:%S}\t{reason}"
+            )
+        if not rows:
+            click.echo("no parked events", err=True)
+
+
+@outbox_group.command("replay")
+@click.argument("ids", nargs=-1, type=int)
+@click.option("--all", "everything", is_flag=True, help="Replay every parked event.")
+@pass_ctx
+@fail_readably
+def outbox_replay(ctx: Context, ids: tuple[int, ...], everything: bool) -> None:
+    """Put parked events (IDS, or --all) back in line for the index worker."""
+    if not ids and not everything:
+        raise click.UsageError("name the events to replay, or pass --all")
+    with transaction(ctx.sessions()) as session:
+        count = replay_parked(session, None if everything else ids)
+    click.echo(f"replayed {count} events")

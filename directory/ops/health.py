@@ -38,7 +38,10 @@ async def ready(services: Deps) -> Response[Check]:
         return checks
 
     checks: dict[str, Any] = await to_thread.run_sync(probe)
-    ok = all(v == "ok" for v in checks.values())
-    return Response(
-        Check(status="ok" if ok else "unavailable", checks=checks), status_code=200 if ok else 503
-    )
+    # Searches answer from the database while the index is away, so only the database's
+    # absence takes the service out of a load balancer: "degraded" still serves (200), with
+    # the missing part named; "down" does not (503).
+    if checks["database"] != "ok":
+        return Response(Check(status="down", checks=checks), status_code=503)
+    status = "ok" if checks["search"] == "ok" else "degraded"
+    return Response(Check(status=status, checks=checks), status_code=200)

@@ -12,7 +12,7 @@ from typing import Any
 from litestar import Controller, Response, get
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import REGISTRY, CollectorRegistry, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -66,10 +66,11 @@ def measure(app: ASGIApp) -> ASGIApp:
 class RecordCollector(Collector):
     """Read from the database at each scrape: the numbers an operator alerts on."""
 
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    def __init__(self, sessions: sessionmaker[Session], engine_restarts: int | None) -> None:
         self.sessions = sessions
+        self.engine_restarts = engine_restarts  # None: the engine is not ours to run
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         with transaction(self.sessions) as session:
             pending = OutboxEvent.processed_at.is_(None) & OutboxEvent.parked_at.is_(None)
             backlog, oldest = session.execute(
@@ -89,6 +90,12 @@ class RecordCollector(Collector):
         yield GaugeMetricFamily(
             "atelier_outbox_parked", "Changes set aside after repeated failures", value=parked or 0
         )
+        if self.engine_restarts is not None:
+            yield CounterMetricFamily(
+                "atelier_engine_restarts",
+                "Times the managed Meilisearch died and was started again",
+                value=self.engine_restarts,
+            )
         yield GaugeMetricFamily(
             "atelier_listing_claims_pending",
             "Ownership claims awaiting a decision",
@@ -109,6 +116,7 @@ class MetricsController(Controller):
     )
     def metrics(self, services: Deps) -> Response[Any]:
         record = CollectorRegistry(auto_describe=False)
-        record.register(RecordCollector(services.sessions))
+        process = services.meili_process
+        record.register(RecordCollector(services.sessions, process.restarts if process else None))
         body = generate_latest(REGISTRY) + generate_latest(record)
         return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")

@@ -29,13 +29,23 @@ from directory.models import (
 )
 from directory.trust.service import holdings_for
 from search.documents import SiteDocument, SiteRecord, project
-from search.errors import EngineRefused, EngineUnavailable, SearchEngineError
+from search.errors import EngineRefused, EngineUnavailable
 from search.index import INDEX, IndexWriter, ensure_settings
 
-__all__ = ["SyncWorker", "documents_for", "reindex", "run_once"]
+__all__ = [
+    "SyncWorker",
+    "documents_for",
+    "list_parked",
+    "reindex",
+    "replay_parked",
+    "run_once",
+]
 
 log = logging.getLogger("atelier.sync")
-MAX_ATTEMPTS = 8
+MAX_ATTEMPTS = 8  # refusals by the engine before an event is parked as poison
+# While the engine is away, events are tried again this often; an outage never parks them.
+OUTAGE_RETRY_S = 3.0
+UNAVAILABLE = "unavailable: "
 
 
 def _records(session: Session, site_ids: Iterable[str]) -> list[SiteRecord]:
@@ -231,12 +241,13 @@ def _prepare(session: Session, catalogue: Catalogue, limit: int, now: datetime) 
 
 
 def _write(writer: IndexWriter, batch: _Batch) -> tuple[str | None, dict[str, str]]:
-    """Send the batch: (an error that concerns all of it, the documents refused one by one)."""
+    """Send the batch: (an error that concerns all of it, the documents refused one by one).
+    An error that starts with UNAVAILABLE is the engine being away, not the batch being bad."""
     try:
         writer.apply(batch.docs, batch.deletions)
         return None, {}
     except EngineUnavailable as err:
-        return str(err), {}
+        return f"{UNAVAILABLE}{err}", {}
     except EngineRefused as err:
         if len(batch.docs) <= 1:
             return str(err), {}
@@ -246,12 +257,14 @@ def _write(writer: IndexWriter, batch: _Batch) -> tuple[str | None, dict[str, st
         try:
             writer.apply([doc], [])
         except EngineUnavailable as err:
-            return str(err), {}
+            return f"{UNAVAILABLE}{err}", {}
         except EngineRefused as err:
             refused[doc.id] = str(err)
     try:
         writer.apply([], batch.deletions)
-    except SearchEngineError as err:
+    except EngineUnavailable as err:
+        return f"{UNAVAILABLE}{err}", {}
+    except EngineRefused as err:
         return str(err), {}
     return None, refused
 
@@ -259,6 +272,16 @@ def _write(writer: IndexWriter, batch: _Batch) -> tuple[str | None, dict[str, st
 def _mark(
     session: Session, batch: _Batch, error: str | None, refused: dict[str, str], now: datetime
 ) -> int:
+    if error is not None and error.startswith(UNAVAILABLE):
+        # The engine is away: nothing is wrong with these events. They wait and are tried
+        # again, however long the outage, and never parked for it.
+        session.execute(
+            update(OutboxEvent)
+            .where(OutboxEvent.id.in_(batch.ids))
+            .values(last_error=error[:2000], available_at=now + timedelta(seconds=OUTAGE_RETRY_S))
+        )
+        log.warning("search engine unavailable", extra={"events": len(batch.ids), "error": error})
+        return 0
     if error is not None:
         _failed(session, batch.ids, error, now)
         log.warning("index write failed", extra={"events": len(batch.ids), "error": error})
@@ -291,6 +314,34 @@ def _failed(session: Session, ids: list[int], error: str, now: datetime) -> None
             event.parked_at = now
 
 
+def list_parked(session: Session, limit: int = 1000) -> list[OutboxEvent]:
+    """Events set aside, oldest first, with the reason each carries."""
+    stmt = (
+        select(OutboxEvent)
+        .where(OutboxEvent.processed_at.is_(None), OutboxEvent.parked_at.is_not(None))
+        .order_by(OutboxEvent.id)
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
+
+
+def replay_parked(
+    session: Session, ids: Iterable[int] | None = None, *, unavailable_only: bool = False
+) -> int:
+    """Put parked events back in line (all, these ids, or those parked because the engine was
+    away); the worker sends them on its next pass. Returns how many."""
+    stmt = (
+        update(OutboxEvent)
+        .where(OutboxEvent.processed_at.is_(None), OutboxEvent.parked_at.is_not(None))
+        .values(parked_at=None, attempts=0, available_at=None)
+    )
+    if ids is not None:
+        stmt = stmt.where(OutboxEvent.id.in_(list(ids)))
+    if unavailable_only:
+        stmt = stmt.where(OutboxEvent.last_error.like(UNAVAILABLE + "%"))
+    return int(session.execute(stmt).rowcount or 0)  # type: ignore[attr-defined]
+
+
 class SyncWorker:
     """Runs run_once in a thread until stopped (embedded mode runs one inside the service)."""
 
@@ -319,8 +370,16 @@ class SyncWorker:
         self._thread.join(timeout=30)
 
     def _loop(self) -> None:
+        replayed = False
         while not self._stop.is_set():
             try:
+                if not replayed:
+                    # Once per start: events an older version parked while the engine was away
+                    # go back in line (an outage parks nothing any more).
+                    with transaction(self.sessions) as session:
+                        if count := replay_parked(session, unavailable_only=True):
+                            log.info("parked events replayed", extra={"events": count})
+                    replayed = True
                 handled = run_once(self.sessions, self.writer, self.catalogue)
             except Exception:  # noqa: BLE001 - the database may be briefly away: retry
                 log.exception("sync pass failed")

@@ -245,3 +245,18 @@ def test_health_reports_database_and_search(client: TestClient) -> None:
     ready = client.get("/health/ready")
     assert ready.status_code == 200
     assert ready.json()["checks"] == {"database": "ok", "search": "ok"}
+
+
+def test_readiness_is_down_only_without_the_database(settings, meili) -> None:  # type: ignore[no-untyped-def]
+    from directory.app import create_app
+    from directory.db import make_engine
+
+    nowhere = make_engine("postgresql+psycopg://postgres@127.0.0.1:9/none")
+    app = create_app(settings, engine=nowhere, meili_url=meili.url)
+    app.on_shutdown.clear()
+    with TestClient(app) as c:
+        ready = c.get("/health/ready")
+    assert ready.status_code == 503
+    assert ready.json()["status"] == "down"
+    assert ready.json()["checks"]["database"].startswith("unavailable")
+    assert ready.json()["checks"]["search"] == "ok"
