@@ -13,7 +13,6 @@ from anyio import to_thread
 from litestar import Litestar
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin
 from sqlalchemy import Engine
 
 from certifications.catalogue import Catalogue, default_catalogue
@@ -22,10 +21,11 @@ from directory.db import make_engine, transaction
 from directory.errors import exception_handlers
 from directory.gate import ratelimit
 from directory.gate.auth import gate
-from directory.http import AtelierRequest, dependencies, refuse_malformed
+from directory.http import AtelierRequest, dependencies, refuse_malformed, secure_headers
 from directory.mail import FolderMailer
 from directory.networks import routes as network_routes
 from directory.ops import health, metrics
+from directory.ops.reference import ApiReference, scalar_script
 from directory.outbox import routes as outbox_routes
 from directory.outbox.hooks import make_sessionmaker
 from directory.outbox.sync import SyncWorker
@@ -117,6 +117,8 @@ def _lifespan(services: Services):  # noqa: ANN202
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
         # One limit for every blocking call of the process: handlers, the gate, the sweep.
         to_thread.current_default_thread_limiter().total_tokens = services.settings.threads
+        if services.meili_process is not None:
+            services.meili_process.supervise()  # restarted with backoff if it dies
         task = asyncio.create_task(_sweep_expiries(services, 60.0))
         worker = (
             SyncWorker(services.sessions, services.writer, services.catalogue).start()
@@ -182,11 +184,13 @@ def create_app(
             metrics.MetricsController,
             health.live,
             health.ready,
+            scalar_script,
         ],
         state=State({"services": services}),
         dependencies=dependencies,
         exception_handlers=exception_handlers,
         middleware=[metrics.measure, refuse_malformed, gate],
+        before_send=[secure_headers],
         request_class=AtelierRequest,
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(
@@ -194,7 +198,7 @@ def create_app(
             version="1.0.0",
             description="The open directory of qualified car repairers.",
             path="/schema",
-            render_plugins=[ScalarRenderPlugin()],
+            render_plugins=[ApiReference()],
         ),
         on_shutdown=[engine.dispose],
         lifespan=[_lifespan(services)],

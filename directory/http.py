@@ -13,7 +13,7 @@ from litestar import Request, Response
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.params import HeaderParameter, PathParameter
-from litestar.types import ASGIApp, Receive, Scope, Send
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from sqlalchemy.orm import Session
 
 from directory.db import etag
@@ -32,6 +32,7 @@ __all__ = [
     "dependencies",
     "etag",
     "refuse_malformed",
+    "secure_headers",
     "tagged",
 ]
 
@@ -107,6 +108,41 @@ def refuse_malformed(app: ASGIApp) -> ASGIApp:
         await app(scope, receive, send)
 
     return middleware
+
+
+# What every answer says to a browser that may render it: never sniff a type, never be framed,
+# load nothing and run nothing (a JSON API has no page). The API reference page, the one HTML
+# page so far, may run our own script and style itself (Scalar injects its styles at run time).
+_API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+_REFERENCE_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+)
+
+
+async def secure_headers(message: Message, scope: Scope) -> None:
+    """Browser hardening on every answer, the router's own 404 and 405 included (a before-send
+    hook, which sees them; middleware does not); ``Cache-Control: no-store`` on those that may
+    carry a secret (anything under /v1/auth/, anything that sets a cookie)."""
+    if message["type"] != "http.response.start":
+        return
+    path = scope.get("path", "")
+    headers = list(message.get("headers", []))
+    names = {name.lower() for name, _ in headers}
+    headers += [
+        (b"x-content-type-options", b"nosniff"),
+        (b"referrer-policy", b"no-referrer"),
+        (b"x-frame-options", b"DENY"),
+        (b"cross-origin-opener-policy", b"same-origin"),
+    ]
+    if b"content-security-policy" not in names:
+        csp = _REFERENCE_CSP if path in ("/schema", "/schema/") else _API_CSP
+        headers.append((b"content-security-policy", csp.encode()))
+    if path.startswith("/v1/auth/") or b"set-cookie" in names:
+        headers = [(n, v) for n, v in headers if n.lower() != b"cache-control"]
+        headers.append((b"cache-control", b"no-store"))
+    message["headers"] = headers
 
 
 def _services(state: State) -> Services:

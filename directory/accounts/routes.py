@@ -36,6 +36,18 @@ from directory.ops.counters import LOGIN_FAILURES, RATE_LIMITED
 ADMIN = [require_scope("admin")]
 
 
+def _session_cookie(value: str, max_age: int) -> Cookie:
+    return Cookie(
+        key=COOKIE,
+        value=value,
+        max_age=max_age,
+        httponly=True,
+        secure=True,
+        samesite="strict",
+        path="/",
+    )
+
+
 class AuthController(Controller):
     path = "/v1/auth"
     tags = ["accounts"]
@@ -85,15 +97,7 @@ class AuthController(Controller):
             raise
         if not data.cookie:
             return Response(LoginOut(token=new.token, expires_at=new.expires_at))
-        cookie = Cookie(
-            key=COOKIE,
-            value=new.token,
-            max_age=settings.session_hours * 3600,
-            httponly=True,
-            secure=True,
-            samesite="strict",
-            path="/",
-        )
+        cookie = _session_cookie(new.token, max_age=settings.session_hours * 3600)
         return Response(
             LoginOut(csrf_token=new.csrf_token, expires_at=new.expires_at), cookies=[cookie]
         )
@@ -110,7 +114,9 @@ class AuthController(Controller):
         if session_id:
             accounts.logout(db, session_id)
         response: Response[None] = Response(None, status_code=204)
-        response.delete_cookie(COOKIE, path="/")
+        # The deleting cookie keeps every attribute of the one it replaces (Secure, HttpOnly,
+        # SameSite): a browser must never see this name without them.
+        response.set_cookie(_session_cookie("", max_age=0))
         return response
 
     @get("/me", guards=[require_account], sync_to_thread=True)
