@@ -71,18 +71,20 @@ class AuthController(Controller):
         self, db: Db, services: Deps, caller: Caller, data: JSONBody[LoginIn]
     ) -> Response[LoginOut]:
         settings = services.settings
-        # Per account as well as per address: guesses spread over many addresses still meet
-        # this limit. Counted in its own transaction, so a failed attempt stays counted.
+        email = data.email.strip().lower()[:140]
+        bucket, limit = f"login:{email}", settings.rate_auth * 2
+        # Failed log-ins are limited per account as well as per address, so guesses spread over
+        # many addresses still meet a limit. Past it, an address that has logged this account in
+        # before still gets in: guessing slows down, and the owner is not locked out by it.
         with transaction(services.sessions) as own:
-            verdict = ratelimit.hit(
-                own, f"login:{data.email.strip().lower()[:140]}", settings.rate_auth * 2
-            )
-        if not verdict.allowed:
-            RATE_LIMITED.inc()
-            raise TooManyRequests(
-                f"too many log-in attempts for this account; retry in {verdict.retry_after_s} s",
-                verdict.headers(),
-            )
+            if not ratelimit.peek(own, bucket, limit) and not accounts.known_address(
+                own, email, caller.client
+            ):
+                RATE_LIMITED.inc()
+                raise TooManyRequests(
+                    "too many failed log-ins for this account; retry in a minute",
+                    {"Retry-After": "60"},
+                )
         try:
             new = accounts.login(
                 db,
@@ -94,6 +96,11 @@ class AuthController(Controller):
             )
         except (Unauthorized, Forbidden):
             LOGIN_FAILURES.inc()
+            # This request's transaction is refused anyway: end it first, so its write lock
+            # (SQLite) is not held while the failure is counted in a transaction of its own.
+            db.rollback()
+            with transaction(services.sessions) as own:  # counted even as this request fails
+                ratelimit.hit(own, bucket, limit)
             raise
         if not data.cookie:
             return Response(LoginOut(token=new.token, expires_at=new.expires_at))

@@ -253,3 +253,14 @@ def account_with_roles(session: Session, account_id: str) -> tuple[Account, list
         select(Role).where(Role.account_id == account_id).order_by(Role.organisation_id)
     )
     return account, list(roles)
+
+
+def known_address(session: Session, email: str, address: str) -> bool:
+    """Whether this account has logged in from this client address before."""
+    stmt = (
+        select(AuthSession.id)
+        .join(Account, Account.id == AuthSession.account_id)
+        .where(Account.email == email, AuthSession.ip == address)
+        .limit(1)
+    )
+    return session.scalar(stmt) is not None

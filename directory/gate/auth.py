@@ -9,6 +9,7 @@ import contextlib
 import hmac
 import logging
 import time
+from datetime import datetime
 from typing import Any, Literal
 
 import msgspec
@@ -20,7 +21,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from directory.audit import Actor, current_actor
 from directory.db import transaction, utcnow
-from directory.errors import PROBLEM, Forbidden, TooManyRequests, Unauthorized, problem_body
+from directory.errors import (
+    PROBLEM,
+    DomainError,
+    Forbidden,
+    TooManyRequests,
+    Unauthorized,
+    problem_body,
+)
 from directory.gate import keys, ratelimit
 from directory.gate.sessions import digest, find_session
 from directory.ops.counters import RATE_LIMITED
@@ -114,39 +122,59 @@ def _admit(
     client: str,
     limiter: ratelimit.Limiter,
 ) -> tuple[Principal, ratelimit.Verdict]:
-    """Resolves the caller and counts the request, in one short transaction."""
+    """Resolves the caller and counts the request, in one short transaction. A refused
+    credential is counted too, against the client's anonymous budget, before the refusal is
+    raised: made-up tokens cost a look-up each, so they must run out like any request."""
     now = utcnow()
+    refusal: DomainError | None = None
     with transaction(sessions) as session:
         principal = ANONYMOUS
-        if bearer is not None and bearer.startswith("atk_"):  # keys never ride in cookies
-            key = keys.verify(session, bearer, now)
-            if key is None:
-                raise Unauthorized("unknown, revoked or expired API key")
-            principal = Principal(
-                kind="key",
-                id=key.id,
-                label=key.prefix,
-                scopes=frozenset(key.scopes),
-                integration=key.integration,
-            )
-        elif (token := bearer if bearer is not None else cookie) is not None:
-            found = find_session(session, token, now)
-            if found is not None:
-                auth_session, account = found
-                # A cookie rides along on any request a browser makes, even one another site
-                # triggers: changes need the CSRF token only our own page can read.
-                if bearer is None and method in _UNSAFE and not _csrf_ok(auth_session, csrf):
-                    raise Forbidden(f"missing or wrong {CSRF_HEADER} header for a cookie session")
-                principal = Principal(
-                    kind="account", id=account.id, label=account.id, session_id=auth_session.id
-                )
-            elif bearer is not None or method in _UNSAFE:
-                raise Unauthorized("unknown, expired or revoked session; log in again")
-            # else: a stale cookie on a public page: browse on as anonymous.
+        try:
+            principal = _resolve(session, method, bearer, cookie, csrf, now)
+        except (Unauthorized, Forbidden) as err:
+            refusal = err
         principal = msgspec.structs.replace(principal, client=client)
         key_name, limit = _bucket(method, path, principal, settings)
         verdict = limiter.count(session, key_name, limit, time.time())
+    if refusal is not None and verdict.allowed:
+        raise refusal
     return principal, verdict
+
+
+def _resolve(
+    session: Session,
+    method: str,
+    bearer: str | None,
+    cookie: str | None,
+    csrf: str | None,
+    now: datetime,
+) -> Principal:
+    if bearer is not None and bearer.startswith("atk_"):  # keys never ride in cookies
+        key = keys.verify(session, bearer, now)
+        if key is None:
+            raise Unauthorized("unknown, revoked or expired API key")
+        return Principal(
+            kind="key",
+            id=key.id,
+            label=key.prefix,
+            scopes=frozenset(key.scopes),
+            integration=key.integration,
+        )
+    if (token := bearer if bearer is not None else cookie) is not None:
+        found = find_session(session, token, now)
+        if found is not None:
+            auth_session, account = found
+            # A cookie rides along on any request a browser makes, even one another site
+            # triggers: changes need the CSRF token only our own page can read.
+            if bearer is None and method in _UNSAFE and not _csrf_ok(auth_session, csrf):
+                raise Forbidden(f"missing or wrong {CSRF_HEADER} header for a cookie session")
+            return Principal(
+                kind="account", id=account.id, label=account.id, session_id=auth_session.id
+            )
+        if bearer is not None or method in _UNSAFE:
+            raise Unauthorized("unknown, expired or revoked session; log in again")
+        # else: a stale cookie on a public page: browse on as anonymous.
+    return ANONYMOUS
 
 
 def gate(app: ASGIApp) -> ASGIApp:

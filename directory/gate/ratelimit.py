@@ -76,6 +76,14 @@ def hit(session: Session, key: str, limit: int, now: float | None = None, cost: 
     return Verdict(False, limit, 0, math.ceil(current - now), max(math.ceil(wait), 1))
 
 
+def peek(session: Session, key: str, limit: int, now: float | None = None) -> bool:
+    """Whether a request on ``key`` would be allowed now, taking nothing."""
+    now = time.time() if now is None else now
+    table = RateBucket.__table__
+    tat = session.execute(select(table.c.tat).where(table.c.key == key)).scalar_one_or_none()
+    return tat is None or max(tat, now) + PERIOD_S / limit - now <= PERIOD_S
+
+
 LEASE_MAX = 10
 
 
