@@ -21,10 +21,17 @@ from directory.db import make_engine, transaction
 from directory.errors import exception_handlers
 from directory.gate import ratelimit
 from directory.gate.auth import gate
-from directory.http import AtelierRequest, dependencies, refuse_malformed, secure_headers
+from directory.http import (
+    AtelierRequest,
+    complete_methods,
+    dependencies,
+    refuse_malformed,
+    secure_headers,
+)
 from directory.mail import FolderMailer
 from directory.networks import routes as network_routes
 from directory.ops import health, metrics
+from directory.ops.openapi import complete_openapi
 from directory.ops.reference import ApiReference, scalar_script
 from directory.outbox import routes as outbox_routes
 from directory.outbox.hooks import make_sessionmaker
@@ -173,7 +180,7 @@ def create_app(
         writer=writer,
         meili_process=process,
     )
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             *profile_routes.route_handlers,
             *trust_routes.route_handlers,
@@ -204,3 +211,6 @@ def create_app(
         lifespan=[_lifespan(services)],
         logging_config=None,  # keep the JSON logging the CLI configured
     )
+    complete_openapi(app)
+    complete_methods(app)
+    return app

@@ -24,6 +24,7 @@ __all__ = [
     "Unauthorized",
     "UnsupportedMediaType",
     "exception_handlers",
+    "explain_pattern",
 ]
 
 log = logging.getLogger("atelier.errors")
@@ -138,6 +139,22 @@ _UNKNOWN = re.compile(r"Object contains unknown field `(.+)`")
 _FIELD = re.compile(r"^`(\w+)`: ")  # a field named by a check in __post_init__ (vocabulary.Input)
 
 
+# What a documented pattern means, said in words instead of the regex msgspec quotes.
+_PATTERN_MEANINGS: dict[str, str] = {}
+
+
+def explain_pattern(pattern: str, meaning: str) -> None:
+    """Register how to say that a value does not match ``pattern``."""
+    _PATTERN_MEANINGS[pattern] = meaning
+
+
+def _regex_of(message: str) -> str:
+    head, _, rest = message.partition("matching regex '")
+    if not rest:
+        return ""
+    return rest.rsplit("'", 1)[0].replace("\\\\", "\\")
+
+
 def _pointer(key: str | None) -> str:
     """litestar reports 'address.postcode' or msgspec '$.brands[2]'; both become /address/…"""
     if not key:
@@ -157,6 +174,7 @@ def _validation(_: Request[Any, Any, Any], exc: ValidationException) -> Response
         at = _AT.search(message)
         if at:
             key, message = at.group(1), message[: at.start()]
+        message = _PATTERN_MEANINGS.get(_regex_of(message), message)
         source = getattr(item.get("source"), "value", item.get("source"))
         if source in ("body", None):
             pointer = _pointer(None if key == "data" else key)  # "data" is the body itself

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from anyio import to_thread
-from litestar import Request, Response
+from litestar import Litestar, Request, Response
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.params import HeaderParameter, PathParameter
@@ -29,6 +29,8 @@ __all__ = [
     "Deps",
     "Id",
     "IfMatch",
+    "QUERY_TEXT",
+    "complete_methods",
     "dependencies",
     "etag",
     "refuse_malformed",
@@ -37,7 +39,9 @@ __all__ = [
 ]
 
 AnyRequest = Request[Any, Any, Any]
-Id = Annotated[str, PathParameter(max_length=40)]
+Id = Annotated[str, PathParameter(max_length=40, pattern=r"^[A-Za-z0-9_-]+$")]
+# A query parameter's text: what the edge lets through (refuse_malformed).
+QUERY_TEXT = r"^[^\x00-\x1f\x7f-\x9f]*$"
 IfMatch = Annotated[str | None, HeaderParameter(name="If-Match", description="the ETag you read")]
 # What handlers ask to be given (see ``dependencies`` below), named as Litestar 3 will require.
 Db = NamedDependency[Session]
@@ -143,6 +147,48 @@ async def secure_headers(message: Message, scope: Scope) -> None:
         headers = [(n, v) for n, v in headers if n.lower() != b"cache-control"]
         headers.append((b"cache-control", b"no-store"))
     message["headers"] = headers
+
+
+def complete_methods(app: Litestar) -> None:
+    """HEAD on every GET resource (answered as GET, without the body), and OPTIONS answered
+    with the methods the path really has: Litestar refuses HEAD with 405, and its generated
+    OPTIONS answer lists only one controller's methods where two share a path."""
+
+    def template(path: str) -> str:  # "/v1/sites/{site_id:str}" and "/v1/sites/{site_id}" alike
+        return re.sub(r":[^}]+}", "}", path)
+
+    allowed: dict[str, set[str]] = {}
+    for route in app.routes:
+        methods = allowed.setdefault(template(route.path), set())
+        methods |= set(getattr(route, "methods", ()))
+        if "GET" in methods:
+            methods.add("HEAD")
+    inner = app.asgi_handler
+
+    async def handler(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in {"HEAD", "OPTIONS"}:  # type: ignore[typeddict-item]
+            await inner(scope, receive, send)
+            return
+        head = scope["method"] == "HEAD"  # type: ignore[typeddict-item]
+        if head:
+            scope["method"] = "GET"  # type: ignore[typeddict-unknown-key]
+
+        async def send_adjusted(message: Message) -> None:
+            if message["type"] == "http.response.start" and not head:
+                methods = allowed.get(template(scope.get("path_template", "")))
+                if methods:
+                    value = ", ".join(sorted(methods | {"OPTIONS"})).encode()
+                    message["headers"] = [
+                        *((n, v) for n, v in message.get("headers", []) if n.lower() != b"allow"),
+                        (b"allow", value),
+                    ]
+            elif message["type"] == "http.response.body" and head:
+                message = {**message, "body": b""}
+            await send(message)
+
+        await inner(scope, receive, send_adjusted)
+
+    app.asgi_handler = handler
 
 
 def _services(state: State) -> Services:

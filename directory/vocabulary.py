@@ -8,6 +8,8 @@ from typing import Annotated, ClassVar, Literal
 import msgspec
 from msgspec import Meta
 
+from directory.errors import explain_pattern
+
 OrganisationKind = Literal["independent", "dealer", "bodyshop", "fast-fit", "specialist"]
 SiteStatus = Literal["active", "temporarily_closed", "closed"]
 Vehicle = Literal["car", "van", "truck", "motorcycle", "bus"]
@@ -50,24 +52,44 @@ NetworkKind = Literal["insurer", "fleet", "oem", "chain", "cooperative", "other"
 NetworkVisibility = Literal["private", "public"]
 
 
-# Constraints, named once.
+# Free text (notes, messages) may also hold tabs and line breaks.
+FREE_TEXT = (
+    "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f\\u061c\\u200e\\u200f\\u202a-\\u202e"
+    "\\u2066-\\u2069\\ufeff\\ufff9-\\ufffb]*$"
+)
+
+# Constraints, named once. Text carries PRINTABLE: the OpenAPI document then says which
+# characters are accepted (those text_problem lets through), so a client generating inputs from
+# it does not send what will be refused.
+PRINTABLE = (
+    "^[^\\x00-\\x1f\\x7f-\\x9f\\u061c\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069"
+    "\\u2028\\u2029\\ufeff\\ufff9-\\ufffb]*$"
+)
 Latitude = Annotated[float, Meta(ge=-90, le=90, description="WGS84 latitude in degrees")]
 Longitude = Annotated[float, Meta(ge=-180, le=180, description="WGS84 longitude in degrees")]
-Name = Annotated[str, Meta(min_length=1, max_length=200)]
-ShortText = Annotated[str, Meta(min_length=1, max_length=100)]
-Street = Annotated[str, Meta(min_length=1, max_length=200)]
-Postcode = Annotated[str, Meta(min_length=1, max_length=16)]
+Name = Annotated[str, Meta(pattern=PRINTABLE, min_length=1, max_length=200)]
+ShortText = Annotated[str, Meta(pattern=PRINTABLE, min_length=1, max_length=100)]
+Street = Annotated[str, Meta(pattern=PRINTABLE, min_length=1, max_length=200)]
+Postcode = Annotated[str, Meta(pattern=PRINTABLE, min_length=1, max_length=16)]
 CountryCode = Annotated[str, Meta(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")]
-TimeZone = Annotated[str, Meta(min_length=1, max_length=64, description="IANA time zone")]
-OpeningHours = Annotated[
-    str, Meta(min_length=1, max_length=1000, description="OpenStreetMap opening_hours syntax")
+TimeZone = Annotated[
+    str, Meta(pattern=PRINTABLE, min_length=1, max_length=64, description="IANA time zone")
 ]
-Phone = Annotated[str, Meta(min_length=3, max_length=32)]
+OpeningHours = Annotated[
+    str,
+    Meta(
+        pattern=PRINTABLE,
+        min_length=1,
+        max_length=1000,
+        description="OpenStreetMap opening_hours syntax",
+    ),
+]
+Phone = Annotated[str, Meta(pattern=PRINTABLE, min_length=3, max_length=32)]
 Email = Annotated[str, Meta(max_length=254, pattern=r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")]
 Url = Annotated[str, Meta(min_length=8, max_length=2048, pattern=r"^https?://")]
 Slug = Annotated[str, Meta(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")]
 Language = Annotated[str, Meta(pattern=r"^[a-z]{2}$", description="ISO 639-1")]
-IdentifierValue = Annotated[str, Meta(min_length=1, max_length=64)]
+IdentifierValue = Annotated[str, Meta(pattern=PRINTABLE, min_length=1, max_length=64)]
 
 Brands = Annotated[
     list[Slug],
@@ -151,3 +173,7 @@ class Input(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, kw_o
             if problem is not None:
                 # The error handler reads the field from this `name`: prefix (errors.py).
                 raise ValueError(f"`{name}`: {problem}")
+
+
+for _pattern in (PRINTABLE, FREE_TEXT):
+    explain_pattern(_pattern, "control and bidirectional-override characters are not allowed")

@@ -8,7 +8,9 @@ from typing import Annotated
 import msgspec
 from msgspec import Meta
 
+from directory.errors import explain_pattern
 from directory.vocabulary import (
+    FREE_TEXT,
     Input,
 )
 
@@ -16,12 +18,19 @@ from directory.vocabulary import (
 Password = Annotated[str, Meta(min_length=1, max_length=1024)]
 Token = Annotated[str, Meta(min_length=1, max_length=200)]
 Role = Annotated[str, Meta(pattern=r"^(owner|editor)$")]
-Note = Annotated[str, Meta(max_length=2000)]
+# An address as typed (normalised and checked again by accounts.normalise_email).
+_LOCAL = "[^@\\s\\x00-\\x1f\\x7f-\\x9f\\u061c\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069\\ufeff]"
+_ADDRESS = f"^{_LOCAL}{{1,64}}@{_LOCAL}+\\.{_LOCAL}+$"
+Address = Annotated[str, Meta(max_length=254, pattern=_ADDRESS)]
+explain_pattern(_ADDRESS, "not an email address")
+Note = Annotated[str, Meta(max_length=2000, pattern=FREE_TEXT)]
 
 
 class SignupIn(Input):
-    email: Annotated[str, Meta(max_length=254)]
-    password: Password
+    email: Address
+    # The policy's lengths (accounts.service.MIN_PASSWORD, MAX_PASSWORD); strength is checked
+    # there too (zxcvbn), which no schema can say.
+    password: Annotated[str, Meta(min_length=12, max_length=128)]
 
 
 class VerifyIn(Input):
@@ -29,7 +38,7 @@ class VerifyIn(Input):
 
 
 class LoginIn(Input):
-    email: Annotated[str, Meta(max_length=254)]
+    email: Address
     password: Password
     cookie: bool = False  # true: a session cookie plus a CSRF token, for the web pages
 
@@ -53,7 +62,7 @@ class MeOut(msgspec.Struct, kw_only=True):
 
 
 class MemberIn(Input):
-    email: Annotated[str, Meta(max_length=254)]
+    email: Address
     role: Role = "editor"
 
 

@@ -38,6 +38,7 @@ __all__ = [
 # 64 MiB with 4 lanes (~125 ms on this machine; bench/access_bench.py measures it).
 HASHER = PasswordHasher()
 MIN_PASSWORD, MAX_PASSWORD = 12, 128
+ZXCVBN_MAX = 72  # the longest input zxcvbn rates
 VERIFY_HOURS = 24
 _EMAIL = re.compile(
     r"^[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
@@ -72,7 +73,10 @@ def check_password(password: str, email: str) -> None:
         problem = f"use at most {MAX_PASSWORD} characters"
     else:
         local = email.partition("@")[0]
-        verdict = zxcvbn(password, user_inputs=[email, local, "atelier", "garage"])
+        # zxcvbn refuses to rate more than 72 characters (ValueError, which was a 500 for any
+        # longer passphrase): rate the first 72. A passphrase whose first 72 characters are
+        # hard to guess is at least as hard whole.
+        verdict = zxcvbn(password[:ZXCVBN_MAX], user_inputs=[email, local, "atelier", "garage"])
         if verdict["score"] < 3:
             hint = verdict["feedback"].get("warning") or "it is too easy to guess"
             problem = f"choose a harder password: {hint.rstrip('.')}"

@@ -8,7 +8,7 @@ from litestar import Controller, Response, get, patch, post, put
 from litestar.params import HeaderParameter, JSONBody, QueryParameter
 
 from directory.gate.auth import require_scope
-from directory.http import Caller, Db, Id, tagged
+from directory.http import QUERY_TEXT, Caller, Db, Id, tagged
 from directory.networks import service as networks
 from directory.networks.schemas import (
     MembersIn,
@@ -80,7 +80,7 @@ class NetworkController(Controller):
         db: Db,
         caller: Caller,
         network_id: Id,
-        cursor: Annotated[str | None, QueryParameter(max_length=40)] = None,
+        cursor: Annotated[str | None, QueryParameter(max_length=40, pattern=QUERY_TEXT)] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=5000)] = 1000,
     ) -> MembersOut:
         network = networks.visible_network(db, caller, network_id)

@@ -12,7 +12,7 @@ from litestar.params import QueryParameter
 from directory.errors import FieldError, InvalidInput
 from directory.gate import access
 from directory.gate.auth import require_scope, require_writer
-from directory.http import Caller, Db
+from directory.http import QUERY_TEXT, Caller, Db
 from directory.outbox.changes import ChangePage, read_audit, read_changes
 
 MAX_SEQUENCE = 2**63 - 1  # the largest id or position a BIGINT holds
@@ -62,8 +62,8 @@ def audit(
     db: Db,
     caller: Caller,
     after: Annotated[int, QueryParameter(ge=0, le=MAX_SEQUENCE)] = 0,
-    entity_id: Annotated[str | None, QueryParameter(max_length=128)] = None,
-    organisation: Annotated[str | None, QueryParameter(max_length=40)] = None,
+    entity_id: Annotated[str | None, QueryParameter(max_length=128, pattern=QUERY_TEXT)] = None,
+    organisation: Annotated[str | None, QueryParameter(max_length=40, pattern=QUERY_TEXT)] = None,
     limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
 ) -> dict[str, list[AuditOut]]:
     if not caller.admin:

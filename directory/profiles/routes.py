@@ -11,9 +11,10 @@ from litestar.params import JSONBody, QueryParameter
 
 from directory.accounts import service as accounts
 from directory.db import etag
+from directory.errors import FieldError, InvalidInput
 from directory.gate import access
 from directory.gate.auth import require_writer
-from directory.http import AnyRequest, Caller, Db, Deps, Id, IfMatch, tagged
+from directory.http import QUERY_TEXT, AnyRequest, Caller, Db, Deps, Id, IfMatch, tagged
 from directory.models import Site
 from directory.profiles import jsonld
 from directory.profiles import service as profiles
@@ -32,8 +33,32 @@ from directory.trust.service import competences_for
 __all__ = ["route_handlers"]
 
 Limit = Annotated[int, QueryParameter(ge=1, le=profiles.MAX_PAGE, description="page length")]
-Cursor = Annotated[str | None, QueryParameter(max_length=200, description="from the previous page")]
-UpdatedAfter = Annotated[datetime | None, QueryParameter(description="RFC 3339 instant")]
+Cursor = Annotated[
+    str | None,
+    QueryParameter(max_length=200, pattern=QUERY_TEXT, description="from the previous page"),
+]
+# Read as text and parsed here: Litestar would also take a bare number as an epoch instant.
+UpdatedAfter = Annotated[
+    str | None,
+    QueryParameter(
+        description="RFC 3339 instant, with its offset",
+        max_length=40,
+        pattern=r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)$",
+    ),
+]
+
+
+def _instant(raw: str | None) -> datetime | None:
+    if raw is None:
+        return None
+    try:
+        return msgspec.convert(raw, datetime)
+    except msgspec.ValidationError as err:
+        raise InvalidInput(
+            "invalid instant",
+            errors=[FieldError("/query/updated_after", "not an RFC 3339 instant")],
+        ) from err
+
 
 # Accounts and administrators pass the guard; which objects an account may touch is decided
 # where each object is loaded (directory/gate/access.py).
@@ -70,7 +95,7 @@ class OrganisationController(Controller):
         limit: Limit = 20,
         updated_after: UpdatedAfter = None,
     ) -> OrganisationPage:
-        rows, nxt = profiles.list_organisations(db, cursor, limit, updated_after)
+        rows, nxt = profiles.list_organisations(db, cursor, limit, _instant(updated_after))
         return OrganisationPage(items=[profiles.organisation_out(o) for o in rows], next_cursor=nxt)
 
     @get("/{organisation_id:str}", sync_to_thread=True)
@@ -130,7 +155,7 @@ class SiteController(Controller):
         limit: Limit = 20,
         updated_after: UpdatedAfter = None,
     ) -> SitePage:
-        rows, nxt = profiles.list_sites(db, cursor, limit, updated_after)
+        rows, nxt = profiles.list_sites(db, cursor, limit, _instant(updated_after))
         return SitePage(items=_published(services, db, rows), next_cursor=nxt)
 
     @get(

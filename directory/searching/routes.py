@@ -11,12 +11,15 @@ from litestar.params import FromQuery, JSONBody, QueryParameter
 
 from directory.errors import FieldError, InvalidInput, problem_body
 from directory.gate.auth import require_scope
-from directory.http import AnyRequest, Caller, Deps
+from directory.http import QUERY_TEXT, AnyRequest, Caller, Deps
 from directory.ops.counters import SEARCHES
 from directory.searching.service import own_networks, parse, run
 from search.results import SearchResponse
 
-Many = Annotated[list[str] | None, QueryParameter(max_items=20)]
+Many = Annotated[
+    list[Annotated[str, msgspec.Meta(max_length=80, pattern=QUERY_TEXT)]] | None,
+    QueryParameter(max_items=20),
+]
 
 
 @get(
@@ -30,7 +33,7 @@ async def search(
     caller: Caller,
     lat: FromQuery[float | None] = None,
     lng: FromQuery[float | None] = None,
-    place: Annotated[str | None, QueryParameter(max_length=120)] = None,
+    place: Annotated[str | None, QueryParameter(max_length=120, pattern=QUERY_TEXT)] = None,
     radius_km: FromQuery[float] = 25.0,
     competence: Many = None,
     domain: Many = None,
@@ -43,10 +46,10 @@ async def search(
     open_now: FromQuery[bool] = False,
     valid_at: FromQuery[datetime | None] = None,
     include_declared: FromQuery[bool] = False,
-    q: Annotated[str | None, QueryParameter(max_length=200)] = None,
+    q: Annotated[str | None, QueryParameter(max_length=200, pattern=QUERY_TEXT)] = None,
     sort: FromQuery[Literal["distance", "relevance"]] = "distance",
     limit: FromQuery[int] = 20,
-    cursor: Annotated[str | None, QueryParameter(max_length=200)] = None,
+    cursor: Annotated[str | None, QueryParameter(max_length=200, pattern=QUERY_TEXT)] = None,
     facets: Many = None,
 ) -> Response[SearchResponse]:
     params = {

@@ -9,12 +9,11 @@ import msgspec
 from litestar import Controller, Response, get, patch, post
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
-from certifications.catalogue import Scheme
 from directory.audit import Actor, current_actor
 from directory.db import check_if_match, get_or_404, utcnow
 from directory.gate import access
 from directory.gate.auth import require_scope, require_writer
-from directory.http import Caller, Db, Deps, Id, IfMatch
+from directory.http import QUERY_TEXT, Caller, Db, Deps, Id, IfMatch
 from directory.models import Attestation, Claim, Issuer, Technician
 from directory.trust import service as attestations
 from directory.trust.schemas import (
@@ -23,19 +22,20 @@ from directory.trust.schemas import (
     ClaimOut,
     IssuerCreate,
     IssuerOut,
+    SchemeOut,
     TechnicianCreate,
     TechnicianOut,
     TechnicianPatch,
     TokenIn,
 )
 
-Jti = Annotated[str, PathParameter(max_length=128)]
+Jti = Annotated[str, PathParameter(max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")]
 ADMIN = [require_scope("admin")]
 ATTEST = [require_scope("attest")]
 
 
 class Catalogue(msgspec.Struct):
-    items: list[Scheme]
+    items: list[SchemeOut]
 
 
 class IssuerList(msgspec.Struct):
@@ -81,8 +81,8 @@ def technician_out(t: Technician) -> TechnicianOut:
 @get("/v1/competences", tags=["competences"])
 async def competences(
     services: Deps,
-    domain: Annotated[str | None, QueryParameter(max_length=40)] = None,
-    jurisdiction: Annotated[str | None, QueryParameter(max_length=2)] = None,
+    domain: Annotated[str | None, QueryParameter(max_length=40, pattern=QUERY_TEXT)] = None,
+    jurisdiction: Annotated[str | None, QueryParameter(max_length=2, pattern=QUERY_TEXT)] = None,
 ) -> Catalogue:
     """The catalogue of schemes, optionally by domain or jurisdiction (EU schemes count in
     every member state's answer only when asked for "EU")."""
@@ -92,7 +92,7 @@ async def competences(
         if (domain is None or s.domain == domain)
         and (jurisdiction is None or jurisdiction.upper() in s.jurisdictions)
     ]
-    return Catalogue(items=items)
+    return Catalogue(items=[msgspec.convert(s, SchemeOut, from_attributes=True) for s in items])
 
 
 class IssuerController(Controller):

@@ -92,3 +92,24 @@ class TechnicianOut(msgspec.Struct, kw_only=True):
     created_at: datetime
     updated_at: datetime
     version: int
+
+
+class SchemeNames(msgspec.Struct):
+    fr: str
+    en: str
+
+
+class SchemeOut(msgspec.Struct, kw_only=True):
+    """A scheme of the catalogue as published: lists where the catalogue keeps tuples (the
+    OpenAPI schema of a tuple of constrained strings came out as an unsatisfiable oneOf)."""
+
+    id: str
+    name: SchemeNames
+    domain: str
+    level: int
+    implies: list[str]
+    holder: str
+    default_validity_days: int | None
+    jurisdictions: list[str]
+    issuer_kinds: list[str]
+    basis: str

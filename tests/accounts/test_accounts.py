@@ -373,3 +373,13 @@ def test_an_organisation_reads_its_own_audit_trail_and_nobody_elses(
     # No secret ever reaches the trail.
     text = str(everything)
     assert "argon2" not in text and "password" not in text
+
+
+def test_a_long_passphrase_is_rated_not_crashed_on(client: TestClient) -> None:
+    # zxcvbn rates at most 72 characters; the policy accepts up to 128.
+    strong = "violet harbour engine 42 " * 4  # 100 characters
+    reply = client.post("/v1/auth/signup", json={"email": "long@garage.fr", "password": strong})
+    assert reply.status_code == 202, reply.text
+    weak = "a" * 100
+    reply = client.post("/v1/auth/signup", json={"email": "long2@garage.fr", "password": weak})
+    assert reply.status_code == 400 and reply.json()["errors"][0]["pointer"] == "/password"

@@ -1,0 +1,119 @@
+"""The OpenAPI document, completed with what Litestar cannot infer from the handlers: the
+problem answers (RFC 9457, ``application/problem+json``) every operation can give, and If-Match
+required where a missing one is refused with 428."""
+
+from __future__ import annotations
+
+from litestar import Litestar
+from litestar.openapi.spec import (
+    OpenAPIMediaType,
+    OpenAPIResponse,
+    OpenAPIType,
+    Operation,
+    Reference,
+    Schema,
+)
+
+from directory.errors import PROBLEM
+from directory.vocabulary import Input
+
+__all__ = ["complete_openapi"]
+
+_PROBLEM_SCHEMA = Schema(
+    type=OpenAPIType.OBJECT,
+    required=["type", "title", "status", "detail"],
+    properties={
+        "type": Schema(type=OpenAPIType.STRING, description="a relative URI naming the problem"),
+        "title": Schema(type=OpenAPIType.STRING),
+        "status": Schema(type=OpenAPIType.INTEGER),
+        "detail": Schema(type=OpenAPIType.STRING),
+        "errors": Schema(
+            type=OpenAPIType.ARRAY,
+            items=Schema(
+                type=OpenAPIType.OBJECT,
+                required=["pointer", "detail"],
+                properties={
+                    "pointer": Schema(type=OpenAPIType.STRING, description="RFC 6901"),
+                    "detail": Schema(type=OpenAPIType.STRING),
+                },
+            ),
+        ),
+    },
+)
+_MEANING = {
+    400: "Invalid input: every problem with a JSON pointer",
+    401: "Credentials missing, unknown, expired or revoked",
+    403: "The caller may not do this",
+    404: "No such resource (or not visible to this caller)",
+    409: "Conflicts with the current state",
+    412: "The resource changed since the ETag sent in If-Match",
+    413: "Request body too large",
+    415: "The body is not JSON",
+    428: "If-Match is required",
+    429: "Rate limited: see Retry-After and the RateLimit headers",
+}
+# Operations whose write is refused without If-Match (check_if_match(required=True)).
+_IF_MATCH_REQUIRED = {
+    ("PATCH", "/v1/organisations/{organisation_id}"),
+    ("PATCH", "/v1/sites/{site_id}"),
+    ("PATCH", "/v1/technicians/{technician_id}"),
+    ("PATCH", "/v1/networks/{network_id}"),
+}
+
+
+def _codes(method: str, path: str, operation: Operation) -> set[int]:
+    codes = {400, 401, 403, 429}  # any request: its input, the gate's checks, the rate limit
+    if "{" in path:
+        codes.add(404)
+    if method in {"POST", "PUT", "PATCH", "DELETE"}:
+        codes.add(409)
+    if method in {"POST", "PUT", "PATCH"}:
+        codes |= {413, 415}
+    if any(getattr(p, "name", "") == "If-Match" for p in operation.parameters or []):
+        codes.add(412)
+        if (method, path) in _IF_MATCH_REQUIRED:
+            codes.add(428)
+    return codes
+
+
+def _inputs() -> set[str]:
+    """Names of every request body type: each refuses unknown fields."""
+    found: set[str] = {"BatchIn"}  # the search batch: refuses unknown fields, entries checked alone
+    stack = list(Input.__subclasses__())
+    while stack:
+        cls = stack.pop()
+        found.add(cls.__name__)
+        stack += cls.__subclasses__()
+    return found
+
+
+def complete_openapi(app: Litestar) -> None:
+    """Add the problem answers and If-Match requirements to the app's document (once, before it
+    is first served: the served JSON is made from this object)."""
+    document = app.openapi_schema
+    components = document.components
+    if components.schemas is None:
+        components.schemas = {}
+    components.schemas["Problem"] = _PROBLEM_SCHEMA
+    inputs = _inputs()
+    for name, schema in components.schemas.items():
+        if name.split("_")[-1] in inputs and isinstance(schema, Schema):
+            schema.additional_properties = False  # forbid_unknown_fields: an unknown one is a 400
+    problem = OpenAPIMediaType(schema=Reference(ref="#/components/schemas/Problem"))
+    for path, item in (document.paths or {}).items():
+        if path.startswith("/health/"):
+            continue
+        for method in ("get", "post", "put", "patch", "delete"):
+            operation: Operation | None = getattr(item, method, None)
+            if operation is None:
+                continue
+            responses = operation.responses if operation.responses is not None else {}
+            for code in sorted(_codes(method.upper(), path, operation)):
+                responses[str(code)] = OpenAPIResponse(
+                    description=_MEANING[code], content={PROBLEM: problem}
+                )
+            operation.responses = responses
+            if (method.upper(), path) in _IF_MATCH_REQUIRED:
+                for parameter in operation.parameters or []:
+                    if getattr(parameter, "name", "") == "If-Match":
+                        parameter.required = True  # type: ignore[union-attr]
