@@ -113,6 +113,7 @@ class MetricsController(Controller):
         guards=[require_scope("metrics")],
         sync_to_thread=True,
         description="Prometheus text exposition; needs a key with the 'metrics' scope.",
+        media_type="text/plain; version=0.0.4; charset=utf-8",
     )
     def metrics(self, services: Deps) -> Response[Any]:
         record = CollectorRegistry(auto_describe=False)

@@ -49,6 +49,7 @@ _MEANING = {
     412: "The resource changed since the ETag sent in If-Match",
     413: "Request body too large",
     415: "The body is not JSON",
+    422: "The attestation or revocation was refused (its reason says why)",
     428: "If-Match is required",
     429: "Rate limited: see Retry-After and the RateLimit headers",
 }
@@ -69,6 +70,8 @@ def _codes(method: str, path: str, operation: Operation) -> set[int]:
         codes.add(409)
     if method in {"POST", "PUT", "PATCH"}:
         codes |= {413, 415}
+    if method == "POST" and path.startswith("/v1/attestations"):
+        codes.add(422)  # AttestationRefused: signature, issuer, scheme, dates, replay
     if any(getattr(p, "name", "") == "If-Match" for p in operation.parameters or []):
         codes.add(412)
         if (method, path) in _IF_MATCH_REQUIRED:

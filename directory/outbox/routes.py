@@ -16,6 +16,8 @@ from directory.http import QUERY_TEXT, Caller, Db
 from directory.outbox.changes import ChangePage, read_audit, read_changes
 
 MAX_SEQUENCE = 2**63 - 1  # the largest id or position a BIGINT holds
+# An audit id travels as a JSON number, exact only up to 2**53 (far beyond any trail).
+MAX_JSON_INTEGER = 2**53 - 1
 
 
 @get(
@@ -61,7 +63,7 @@ class AuditOut(msgspec.Struct, kw_only=True):
 def audit(
     db: Db,
     caller: Caller,
-    after: Annotated[int, QueryParameter(ge=0, le=MAX_SEQUENCE)] = 0,
+    after: Annotated[int, QueryParameter(ge=0, le=MAX_JSON_INTEGER)] = 0,
     entity_id: Annotated[str | None, QueryParameter(max_length=128, pattern=QUERY_TEXT)] = None,
     organisation: Annotated[str | None, QueryParameter(max_length=40, pattern=QUERY_TEXT)] = None,
     limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
