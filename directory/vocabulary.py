@@ -10,6 +10,14 @@ from msgspec import Meta
 
 from directory.errors import explain_pattern
 
+# Characters refused in text (see text_problem below for why), written once as escapes: the
+# runtime check and the patterns the OpenAPI document shows are both made from these.
+_FORBIDDEN_CLASS = (
+    r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e"
+    r"\u2066-\u2069\ufeff\ufff9-\ufffb"
+)
+_BREAKS_CLASS = r"\t\n\r\u2028\u2029"
+
 OrganisationKind = Literal["independent", "dealer", "bodyshop", "fast-fit", "specialist"]
 SiteStatus = Literal["active", "temporarily_closed", "closed"]
 Vehicle = Literal["car", "van", "truck", "motorcycle", "bus"]
@@ -53,18 +61,12 @@ NetworkVisibility = Literal["private", "public"]
 
 
 # Free text (notes, messages) may also hold tabs and line breaks.
-FREE_TEXT = (
-    "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f\\u061c\\u200e\\u200f\\u202a-\\u202e"
-    "\\u2066-\\u2069\\ufeff\\ufff9-\\ufffb]*$"
-)
+FREE_TEXT = f"^[^{_FORBIDDEN_CLASS}]*$"
 
 # Constraints, named once. Text carries PRINTABLE: the OpenAPI document then says which
 # characters are accepted (those text_problem lets through), so a client generating inputs from
 # it does not send what will be refused.
-PRINTABLE = (
-    "^[^\\x00-\\x1f\\x7f-\\x9f\\u061c\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069"
-    "\\u2028\\u2029\\ufeff\\ufff9-\\ufffb]*$"
-)
+PRINTABLE = f"^[^{_FORBIDDEN_CLASS}{_BREAKS_CLASS}]*$"
 Latitude = Annotated[float, Meta(ge=-90, le=90, description="WGS84 latitude in degrees")]
 Longitude = Annotated[float, Meta(ge=-180, le=180, description="WGS84 longitude in degrees")]
 Name = Annotated[str, Meta(pattern=PRINTABLE, min_length=1, max_length=200)]
@@ -106,11 +108,8 @@ Languages = Annotated[list[Language], Meta(max_length=20)]
 # terminals and logs verbatim), bidirectional marks, overrides and isolates (they make a
 # published name read otherwise than it is stored), the byte-order mark and interlinear
 # annotations. Tabs and line breaks are allowed only in the fields a class names free text.
-_FORBIDDEN = re.compile(
-    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e"
-    "\u2066-\u2069\ufeff\ufff9-\ufffb]"
-)
-_BREAKS = re.compile("[\t\n\r\u2028\u2029]")
+_FORBIDDEN = re.compile(f"[{_FORBIDDEN_CLASS}]")
+_BREAKS = re.compile(f"[{_BREAKS_CLASS}]")
 
 
 def text_problem(value: str, free_text: bool = False) -> str | None:

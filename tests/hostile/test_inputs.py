@@ -13,9 +13,12 @@ import re
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from litestar.testing import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
+from directory.vocabulary import FREE_TEXT, PRINTABLE, text_problem
 from tests.conftest import table_snapshot
 
 HOSTILE_TEXT = ["a\x00b", "\x1b[31mred", "Garage\u202eegaraG", "\ufeffBOM", "line\r\nbreak", "   "]
@@ -188,3 +191,13 @@ def test_the_change_feed_takes_any_64_bit_position(client: TestClient, make_key)
     for after, status in (("2147483648", 200), (str(2**63 - 1), 200), (str(2**63), 400)):
         reply = client.get("/v1/changes", params={"after": after}, headers=key)
         assert reply.status_code == status, (after, reply.text)
+
+
+@given(st.text(max_size=30))
+def test_the_documented_text_patterns_say_what_the_service_accepts(text: str) -> None:
+    # Full matches: JSON Schema patterns follow ECMA regexes, where $ ends the text.
+    printable = re.compile(PRINTABLE[1:-1])
+    free_text = re.compile(FREE_TEXT[1:-1])
+    stored = (None, "must not be only spaces")  # blank text is a rule of its own
+    assert (printable.fullmatch(text) is not None) == (text_problem(text) in stored)
+    assert (free_text.fullmatch(text) is not None) == (text_problem(text, True) in stored)
