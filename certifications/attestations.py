@@ -100,9 +100,10 @@ def _checked_signature(
     issuers: Callable[[str], IssuerView | None],
 ) -> tuple[dict[str, Any], IssuerView, IssuerKey]:
     try:
-        header, payload, signing_input, signature = jws.parse(token)
+        compact = jws.parse(token)
     except jws.JWSError as err:
         raise Refused(err.code, err.detail) from err
+    header, payload = compact.header, compact.payload
     iss = payload.get("iss")
     issuer = issuers(iss) if isinstance(iss, str) else None
     if issuer is None:
@@ -111,7 +112,7 @@ def _checked_signature(
     if key is None:
         raise Refused("unknown-key", f"issuer {issuer.id} has no key {header['kid']!r}")
     try:
-        jws.verify_signature(signing_input, signature, key.jwk)
+        jws.verify(compact, key.jwk)
     except jws.JWSError as err:
         raise Refused(err.code, err.detail) from err
     return payload, issuer, key
@@ -188,9 +189,10 @@ def verify_revocation(
 
 def reverify(token: str, jwks: list[dict[str, Any]]) -> AttestationClaims:
     """Anyone's check of a stored token against an issuer's published keys (signature only)."""
-    header, payload, signing_input, signature = jws.parse(token)
-    key = next((k for k in jwks if k.get("kid") == header["kid"]), None)
+    compact = jws.parse(token)
+    kid = compact.header["kid"]
+    key = next((k for k in jwks if k.get("kid") == kid), None)
     if key is None:
-        raise jws.JWSError("unknown-key", f"no published key {header['kid']!r}")
-    jws.verify_signature(signing_input, signature, key)
-    return msgspec.convert(payload, AttestationClaims)
+        raise jws.JWSError("unknown-key", f"no published key {kid!r}")
+    jws.verify(compact, key)
+    return msgspec.convert(compact.payload, AttestationClaims)

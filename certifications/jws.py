@@ -1,22 +1,31 @@
-"""Compact JWS with EdDSA (Ed25519) only, and Ed25519 keys as JWK (RFC 7515, 8037).
+"""Attestation signatures: compact JWS signed with Ed25519 keys published as JWK (RFC 7515,
+8037, 9864), parsed and verified by joserfc.
 
-Written here rather than taken from a general JOSE library because the rules we need are few and
-must be strict: one algorithm, no "none", no HMAC, no embedded keys (jwk/jku/x5u) and no "crit".
-The signature primitive itself is the cryptography package's.
+joserfc does the decoding (it refuses non-canonical base64url, oversized parts and "none") and the
+signature check. On top we keep a narrow policy: one key type, two names for the one algorithm,
+and no header parameter that would let a token choose how it is checked (jwk, jku, x5u, crit …).
+
+Algorithm names: RFC 9864 (October 2025) deprecates the polymorphic ``EdDSA`` in favour of the
+fully specified ``Ed25519``. Issuers have signed ``EdDSA`` since wave 1, so both are accepted;
+our own tools sign ``Ed25519``. When ``EdDSA`` stops being accepted is a decision recorded in
+docs/decisions.md, not a library default.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
+import copy
 import json
 import secrets
-from typing import Any
+from typing import Any, NamedTuple
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from joserfc import jws as jose
+from joserfc.errors import JoseError
+from joserfc.jwk import OKPKey
+from joserfc.util import urlsafe_b64decode, urlsafe_b64encode
 
 __all__ = [
+    "ALGORITHMS",
+    "Compact",
     "JWSError",
     "b64url_decode",
     "b64url_encode",
@@ -24,11 +33,28 @@ __all__ = [
     "parse",
     "public_jwk",
     "sign",
-    "verify_signature",
+    "verify",
 ]
 
 MAX_TOKEN = 8192
+ALGORITHMS = ("Ed25519", "EdDSA")
+SIGNING_ALGORITHM = "Ed25519"
 ALLOWED_HEADER = {"alg", "kid", "typ"}
+
+
+def _registry() -> jose.JWSRegistry:
+    """joserfc's registry narrowed to our two names. joserfc warns on every ``EdDSA`` check; we
+    accept that name knowingly (see above), and a warning per attestation would bury the ones
+    that matter. A registry of our own, rather than a process-wide warnings filter, keeps that
+    choice here and leaves every other warning alone."""
+    registry = jose.JWSRegistry(algorithms=ALGORITHMS)
+    legacy = copy.copy(registry.algorithms["EdDSA"])
+    legacy.security_warning = None
+    registry.algorithms = {**registry.algorithms, "EdDSA": legacy}
+    return registry
+
+
+_REGISTRY = _registry()
 
 
 class JWSError(ValueError):
@@ -38,49 +64,30 @@ class JWSError(ValueError):
         self.detail = detail
 
 
+class Compact(NamedTuple):
+    """A compact JWS checked for shape and policy, not yet for its signature."""
+
+    header: dict[str, Any]
+    payload: dict[str, Any]
+    token: jose.CompactSignature
+
+
 def b64url_encode(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return urlsafe_b64encode(raw).decode()
 
 
 def b64url_decode(text: str) -> bytes:
-    if not text or any(c not in _B64 for c in text) or len(text) % 4 == 1:
-        raise JWSError("malformed", "not base64url")
     try:
-        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except binascii.Error as err:
-        raise JWSError("malformed", "not base64url") from err
-    if b64url_encode(raw) != text:  # reject non-canonical encodings (trailing bits set)
-        raise JWSError("malformed", "non-canonical base64url")
-    return raw
-
-
-_B64 = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
-
-
-def _json_object(raw: bytes, what: str) -> dict[str, Any]:
-    try:
-        value = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise JWSError("malformed", f"the {what} is not JSON") from err
-    if not isinstance(value, dict):
-        raise JWSError("malformed", f"the {what} is not a JSON object")
-    return value
+        return urlsafe_b64decode(text.encode())
+    except (ValueError, TypeError) as err:  # binascii.Error is a ValueError
+        raise JWSError("malformed", "not canonical base64url") from err
 
 
 def generate_jwk(kid: str | None = None) -> dict[str, str]:
     """A new private Ed25519 JWK (with its public part and a key id)."""
-    key = Ed25519PrivateKey.generate()
-    from cryptography.hazmat.primitives import serialization as ser
-
-    d = key.private_bytes(ser.Encoding.Raw, ser.PrivateFormat.Raw, ser.NoEncryption())
-    x = key.public_key().public_bytes(ser.Encoding.Raw, ser.PublicFormat.Raw)
-    return {
-        "kty": "OKP",
-        "crv": "Ed25519",
-        "kid": kid or "k_" + secrets.token_hex(8),
-        "x": b64url_encode(x),
-        "d": b64url_encode(d),
-    }
+    key = OKPKey.generate_key("Ed25519", private=True)
+    jwk = {k: str(v) for k, v in key.as_dict(private=True).items() if k in {"kty", "crv", "x", "d"}}
+    return {**jwk, "kid": kid or "k_" + secrets.token_hex(8)}
 
 
 def public_jwk(jwk: dict[str, Any]) -> dict[str, str]:
@@ -97,42 +104,52 @@ def public_jwk(jwk: dict[str, Any]) -> dict[str, str]:
 
 
 def sign(payload: dict[str, Any], private: dict[str, Any]) -> str:
-    header = {"alg": "EdDSA", "kid": private["kid"], "typ": "JWT"}
-    signing_input = (
-        b64url_encode(json.dumps(header, separators=(",", ":")).encode())
-        + "."
-        + b64url_encode(json.dumps(payload, separators=(",", ":")).encode())
-    )
-    key = Ed25519PrivateKey.from_private_bytes(b64url_decode(private["d"]))
-    return signing_input + "." + b64url_encode(key.sign(signing_input.encode()))
+    header = {"alg": SIGNING_ALGORITHM, "kid": private["kid"], "typ": "JWT"}
+    key = OKPKey.import_key({k: private[k] for k in ("kty", "crv", "x", "d")})
+    body = json.dumps(payload, separators=(",", ":")).encode()
+    return jose.serialize_compact(header, body, key, registry=_REGISTRY)
 
 
-def parse(token: str) -> tuple[dict[str, Any], dict[str, Any], bytes, bytes]:
-    """Header, payload, signing input and signature of a compact JWS, checked for shape only."""
+def parse(token: str) -> Compact:
+    """A compact JWS checked for shape and for our header policy; the signature is not checked."""
     if not isinstance(token, str) or len(token) > MAX_TOKEN:
         raise JWSError("malformed", f"a token is a string of at most {MAX_TOKEN} characters")
-    parts = token.split(".")
-    if len(parts) != 3:
+    if token.count(".") != 2:
         raise JWSError("malformed", "a compact JWS has three dot-separated parts")
-    header = _json_object(b64url_decode(parts[0]), "header")
-    if header.get("alg") != "EdDSA":
-        raise JWSError("unsupported-alg", f"alg must be EdDSA, got {header.get('alg')!r}")
+    try:
+        compact = jose.extract_compact(token.encode(), registry=_REGISTRY)
+    except (JoseError, ValueError, TypeError) as err:
+        raise JWSError("malformed", f"not a compact JWS: {_reason(err)}") from err
+    header = dict(compact.protected)
+    if header.get("alg") not in ALGORITHMS:
+        names = ", ".join(ALGORITHMS)
+        raise JWSError("unsupported-alg", f"alg must be one of {names}, got {header.get('alg')!r}")
     extra = set(header) - ALLOWED_HEADER
     if extra:
         # crit, jwk, jku, x5u … would let a token choose how it is checked: never.
         raise JWSError("malformed", f"header parameters not accepted: {', '.join(sorted(extra))}")
     if not isinstance(header.get("kid"), str):
         raise JWSError("malformed", "the header needs a kid")
-    payload = _json_object(b64url_decode(parts[1]), "payload")
-    signature = b64url_decode(parts[2])
-    if len(signature) != 64:
-        raise JWSError("bad-signature", "an Ed25519 signature is 64 bytes")
-    return header, payload, f"{parts[0]}.{parts[1]}".encode(), signature
-
-
-def verify_signature(signing_input: bytes, signature: bytes, jwk: dict[str, Any]) -> None:
-    key = Ed25519PublicKey.from_public_bytes(b64url_decode(public_jwk(jwk)["x"]))
     try:
-        key.verify(signature, signing_input)
-    except InvalidSignature as err:
-        raise JWSError("bad-signature", "the signature does not match the issuer's key") from err
+        payload = json.loads(compact.payload)
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise JWSError("malformed", "the payload is not JSON") from err
+    if not isinstance(payload, dict):
+        raise JWSError("malformed", "the payload is not a JSON object")
+    return Compact(header, payload, compact)
+
+
+def verify(compact: Compact, jwk: dict[str, Any]) -> None:
+    """Raises unless ``compact`` is signed by the Ed25519 key ``jwk``."""
+    published: dict[str, str | list[str]] = {**public_jwk(jwk)}
+    key = OKPKey.import_key(published)
+    try:
+        valid = jose.validate_compact(compact.token, key, registry=_REGISTRY)
+    except JoseError as err:
+        raise JWSError("bad-signature", f"the signature cannot be checked: {_reason(err)}") from err
+    if not valid:
+        raise JWSError("bad-signature", "the signature does not match the issuer's key")
+
+
+def _reason(err: Exception) -> str:
+    return getattr(err, "description", None) or str(err) or type(err).__name__

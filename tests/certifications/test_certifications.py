@@ -366,3 +366,41 @@ def test_validity_may_start_before_the_signature(sessions, world) -> None:
     assert int(att.issued_at.timestamp()) == T0 - 60
     inverted = claims(w, nbf=T0 + 86400, exp=T0 + 3600)
     assert refusal(sessions, w, jws.sign(inverted, w["keys"]["trusted"])) == "malformed"
+
+
+def _signed_with_header(payload: dict, private: dict, header: dict) -> str:
+    """A token signed with ``private`` under any header: signed by hand, since a JOSE library
+    refuses to write the headers an attacker would."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    signing_input = f"{_b64(header)}.{_b64(payload)}"
+    key = Ed25519PrivateKey.from_private_bytes(jws.b64url_decode(private["d"]))
+    return f"{signing_input}.{jws.b64url_encode(key.sign(signing_input.encode()))}"
+
+
+def test_both_names_of_ed25519_are_accepted_and_the_header_cannot_choose_the_key(
+    sessions, world
+) -> None:
+    w, key = world, world["keys"]["trusted"]
+    assert (
+        json.loads(base64.urlsafe_b64decode(jws.sign(claims(w), key).split(".")[0] + "=="))["alg"]
+        == "Ed25519"
+    )  # what our own tools sign (RFC 9864)
+    legacy = _signed_with_header(claims(w), key, {"alg": "EdDSA", "kid": "trusted-1"})
+    assert submit(sessions, w, legacy).scheme == "fr.nfc18550.b2vl"  # what issuers sent in wave 1
+    # The algorithm name is in the signed header: renaming it breaks the signature.
+    header, body, sig = jws.sign(claims(w), key).split(".")
+    renamed = f"{_b64({'alg': 'EdDSA', 'kid': 'trusted-1', 'typ': 'JWT'})}.{body}.{sig}"
+    assert refusal(sessions, w, renamed) == "bad-signature"
+    # A token that carries its own key (signed by that key) or points at one is never checked
+    # against it.
+    mine = jws.generate_jwk("trusted-1")
+    for extra in (
+        {"jwk": jws.public_jwk(mine)},
+        {"jku": "https://attacker.example/jwks.json"},
+        {"x5u": "https://attacker.example/cert.pem"},
+        {"crit": ["exp"], "exp": T0 + 60},
+    ):
+        forged = {"alg": "Ed25519", "kid": "trusted-1", **extra}
+        token = _signed_with_header(claims(w), mine, forged)
+        assert refusal(sessions, w, token) == "malformed", extra
