@@ -1,5 +1,5 @@
 """What every route shares: path and header parameter types, the ETag helpers, and the providers
-Litestar injects — ``services`` (what the process holds), ``db`` (one transaction per request)
+Litestar injects — ``app_services`` (what the process holds), ``db`` (one transaction per request)
 and ``caller`` (who is calling, resolved once by the gate)."""
 
 from __future__ import annotations
@@ -195,11 +195,11 @@ def _services(state: State) -> Services:
     return state.services
 
 
-async def _db(services: Deps) -> AsyncIterator[Session]:
+async def _db(app_services: Deps) -> AsyncIterator[Session]:
     """One transaction per request, committed in this one place once the handler has returned
     (and before the answer is sent, so a failed commit is the answer), rolled back on any error.
     Each blocking step runs in a worker thread, never on the event loop."""
-    session = services.sessions()
+    session = app_services.sessions()
 
     def finish() -> None:
         try:
@@ -220,7 +220,10 @@ def _caller(request: AnyRequest) -> Principal:
 
 
 dependencies = {
-    "services": Provide(_services, sync_to_thread=False),
+    # Named so that no body field can share the name: Litestar reports a failed body field under
+    # its last key, and one that equals a dependency's name (a site's "services") is taken for a
+    # failed dependency and answered 500.
+    "app_services": Provide(_services, sync_to_thread=False),
     "db": Provide(_db),
     "caller": Provide(_caller, sync_to_thread=False),
 }

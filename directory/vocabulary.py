@@ -88,8 +88,10 @@ OpeningHours = Annotated[
 ]
 Phone = Annotated[str, Meta(pattern=PRINTABLE, min_length=3, max_length=32)]
 Email = Annotated[str, Meta(max_length=254, pattern=r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")]
-Url = Annotated[str, Meta(min_length=8, max_length=2048, pattern=r"^https?://")]
+# What check_url accepts: http(s), a host, no white space anywhere.
+Url = Annotated[str, Meta(min_length=8, max_length=2048, pattern=r"^https?://[^\s/?#]+\S*$")]
 Slug = Annotated[str, Meta(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")]
+SiteId = Annotated[str, Meta(pattern=r"^st_[a-z0-9]{1,32}$", description="a site's id")]
 Language = Annotated[str, Meta(pattern=r"^[a-z]{2}$", description="ISO 639-1")]
 IdentifierValue = Annotated[str, Meta(pattern=PRINTABLE, min_length=1, max_length=64)]
 

@@ -53,11 +53,11 @@ class AuthController(Controller):
     tags = ["accounts"]
 
     @post("/signup", sync_to_thread=True, status_code=202)
-    def signup(self, db: Db, services: Deps, data: JSONBody[SignupIn]) -> dict[str, str]:
+    def signup(self, db: Db, app_services: Deps, data: JSONBody[SignupIn]) -> dict[str, str]:
         """Sends a verification message. The answer is the same whether or not the address
         already has an account, so sign-up does not tell who is registered."""
         accounts.signup(
-            db, services.mailer, services.settings.public_url, data.email, data.password
+            db, app_services.mailer, app_services.settings.public_url, data.email, data.password
         )
         return {"status": "verification sent"}
 
@@ -68,15 +68,15 @@ class AuthController(Controller):
 
     @post("/login", sync_to_thread=True, status_code=200)
     def login(
-        self, db: Db, services: Deps, caller: Caller, data: JSONBody[LoginIn]
+        self, db: Db, app_services: Deps, caller: Caller, data: JSONBody[LoginIn]
     ) -> Response[LoginOut]:
-        settings = services.settings
+        settings = app_services.settings
         email = data.email.strip().lower()[:140]
         bucket, limit = f"login:{email}", settings.rate_auth * 2
         # Failed log-ins are limited per account as well as per address, so guesses spread over
         # many addresses still meet a limit. Past it, an address that has logged this account in
         # before still gets in: guessing slows down, and the owner is not locked out by it.
-        with transaction(services.sessions) as own:
+        with transaction(app_services.sessions) as own:
             if not ratelimit.peek(own, bucket, limit) and not accounts.known_address(
                 own, email, caller.client
             ):
@@ -99,7 +99,7 @@ class AuthController(Controller):
             # This request's transaction is refused anyway: end it first, so its write lock
             # (SQLite) is not held while the failure is counted in a transaction of its own.
             db.rollback()
-            with transaction(services.sessions) as own:  # counted even as this request fails
+            with transaction(app_services.sessions) as own:  # counted even as this request fails
                 ratelimit.hit(own, bucket, limit)
             raise
         if not data.cookie:
@@ -156,13 +156,13 @@ class MemberController(Controller):
     def add_member(
         self,
         db: Db,
-        services: Deps,
+        app_services: Deps,
         caller: Caller,
         organisation_id: Id,
         data: JSONBody[MemberIn],
     ) -> MemberAdded:
         status = members.add_member(
-            db, services.mailer, caller, organisation_id, data.email, data.role
+            db, app_services.mailer, caller, organisation_id, data.email, data.role
         )
         return MemberAdded(
             email=accounts.normalise_email(data.email), role=data.role, status=status
@@ -215,7 +215,7 @@ def claim_out(claim: ListingClaim, email: str | None = None) -> ListingClaimOut:
 
 def _decide(
     db: Db,
-    services: Deps,
+    app_services: Deps,
     caller: Caller,
     claim_id: str,
     approve: bool,
@@ -224,7 +224,7 @@ def _decide(
     if not caller.admin:  # the guard has checked it; the service must never run without
         raise Forbidden("administrators only")
     claim = members.decide_listing_claim(
-        db, services.mailer, claim_id, approve, f"key:{caller.label}", reason
+        db, app_services.mailer, claim_id, approve, f"key:{caller.label}", reason
     )
     return claim_out(claim)
 
@@ -254,12 +254,12 @@ class ListingClaimController(Controller):
     def approve(
         self,
         db: Db,
-        services: Deps,
+        app_services: Deps,
         caller: Caller,
         claim_id: Id,
         data: JSONBody[DecisionIn | None] = None,
     ) -> ListingClaimOut:
-        return _decide(db, services, caller, claim_id, True, data.reason if data else None)
+        return _decide(db, app_services, caller, claim_id, True, data.reason if data else None)
 
     @post(
         "/{claim_id:str}/reject",
@@ -270,12 +270,12 @@ class ListingClaimController(Controller):
     def reject(
         self,
         db: Db,
-        services: Deps,
+        app_services: Deps,
         caller: Caller,
         claim_id: Id,
         data: JSONBody[DecisionIn | None] = None,
     ) -> ListingClaimOut:
-        return _decide(db, services, caller, claim_id, False, data.reason if data else None)
+        return _decide(db, app_services, caller, claim_id, False, data.reason if data else None)
 
 
 route_handlers: list[Any] = [AuthController, MemberController, ListingClaimController]

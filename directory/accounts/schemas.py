@@ -18,11 +18,14 @@ from directory.vocabulary import (
 Password = Annotated[str, Meta(min_length=1, max_length=1024)]
 Token = Annotated[str, Meta(min_length=1, max_length=200)]
 Role = Annotated[str, Meta(pattern=r"^(owner|editor)$")]
-# An address as typed (normalised and checked again by accounts.normalise_email).
+# An email address, one rule for the document and the check (service.normalise_email): a local
+# part without spaces or control characters, an ASCII domain of letters, digits and hyphens
+# (an internationalised domain is written in its xn-- form).
 _LOCAL = "[^@\\s\\x00-\\x1f\\x7f-\\x9f\\u061c\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069\\ufeff]"
-_ADDRESS = f"^{_LOCAL}{{1,64}}@{_LOCAL}+\\.{_LOCAL}+$"
-Address = Annotated[str, Meta(max_length=254, pattern=_ADDRESS)]
-explain_pattern(_ADDRESS, "not an email address")
+_LABEL = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+ADDRESS = f"^{_LOCAL}{{1,64}}@{_LABEL}(?:\\.{_LABEL})+$"
+Address = Annotated[str, Meta(max_length=254, pattern=ADDRESS)]
+explain_pattern(ADDRESS, "not an email address")
 Note = Annotated[str, Meta(max_length=2000, pattern=FREE_TEXT)]
 
 

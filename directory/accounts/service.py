@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from zxcvbn import zxcvbn
 
+from directory.accounts.schemas import ADDRESS
 from directory.db import utcnow
 from directory.errors import FieldError, Forbidden, InvalidInput, Unauthorized
 from directory.gate.sessions import digest
@@ -40,9 +41,7 @@ HASHER = PasswordHasher()
 MIN_PASSWORD, MAX_PASSWORD = 12, 128
 ZXCVBN_MAX = 72  # the longest input zxcvbn rates
 VERIFY_HOURS = 24
-_EMAIL = re.compile(
-    r"^[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
-)
+_EMAIL = re.compile(ADDRESS)
 
 
 @functools.cache

@@ -13,9 +13,9 @@ from directory.vocabulary import (
     Name,
     NetworkKind,
     NetworkVisibility,
+    SiteId,
 )
 
-SiteId = Annotated[str, Meta(pattern=r"^st_[a-z0-9]{1,32}$")]
 MAX_MEMBERS = 20_000
 
 

@@ -24,16 +24,16 @@ async def live() -> Check:
 
 
 @get("/health/ready", tags=["operations"])
-async def ready(services: Deps) -> Response[Check]:
+async def ready(app_services: Deps) -> Response[Check]:
     def probe() -> dict[str, str]:
         checks: dict[str, str] = {}
         try:
-            with services.engine.connect() as conn:
+            with app_services.engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
             checks["database"] = "ok"
         except Exception as err:  # noqa: BLE001 - any failure means "not ready"
             checks["database"] = f"unavailable: {type(err).__name__}"
-        url = services.meili_url
+        url = app_services.meili_url
         checks["search"] = "ok" if url and is_healthy(url, timeout=1.0) else "unavailable"
         return checks
 

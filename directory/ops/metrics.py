@@ -115,9 +115,11 @@ class MetricsController(Controller):
         description="Prometheus text exposition; needs a key with the 'metrics' scope.",
         media_type="text/plain; version=0.0.4; charset=utf-8",
     )
-    def metrics(self, services: Deps) -> Response[Any]:
+    def metrics(self, app_services: Deps) -> Response[Any]:
         record = CollectorRegistry(auto_describe=False)
-        process = services.meili_process
-        record.register(RecordCollector(services.sessions, process.restarts if process else None))
+        process = app_services.meili_process
+        record.register(
+            RecordCollector(app_services.sessions, process.restarts if process else None)
+        )
         body = generate_latest(REGISTRY) + generate_latest(record)
         return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")

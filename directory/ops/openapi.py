@@ -4,6 +4,9 @@ required where a missing one is refused with 428."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import msgspec
 from litestar import Litestar
 from litestar.openapi.spec import (
     OpenAPIMediaType,
@@ -79,15 +82,37 @@ def _codes(method: str, path: str, operation: Operation) -> set[int]:
     return codes
 
 
-def _inputs() -> set[str]:
-    """Names of every request body type: each refuses unknown fields."""
-    found: set[str] = {"BatchIn"}  # the search batch: refuses unknown fields, entries checked alone
+def input_types() -> dict[str, type[Input]]:
+    """Every request body type by name: each refuses unknown fields."""
+    found: dict[str, type[Input]] = {}
     stack = list(Input.__subclasses__())
     while stack:
         cls = stack.pop()
-        found.add(cls.__name__)
+        found[cls.__name__] = cls
         stack += cls.__subclasses__()
     return found
+
+
+def _fill_items(schema: Schema, truth: dict[str, Any]) -> None:
+    """Litestar drops the constraints of a list's items (``list[Annotated[str, Meta(pattern=…)]]``
+    is documented as a list of any strings): a client generating inputs from the document then
+    sends what is refused. Copy them from msgspec's own schema of the same field, which is what
+    decodes the request."""
+    options = schema.one_of or [schema]
+    truths = truth.get("anyOf", [truth])
+    for option in options:
+        if not isinstance(option, Schema) or option.type != OpenAPIType.ARRAY:
+            continue
+        items = next((t.get("items") for t in truths if t.get("type") == "array"), None)
+        if not isinstance(items, dict) or "$ref" in items or items.get("type") != "string":
+            continue
+        option.items = Schema(
+            type=OpenAPIType.STRING,
+            pattern=items.get("pattern"),
+            enum=items.get("enum"),
+            min_length=items.get("minLength"),
+            max_length=items.get("maxLength"),
+        )
 
 
 def complete_openapi(app: Litestar) -> None:
@@ -98,10 +123,18 @@ def complete_openapi(app: Litestar) -> None:
     if components.schemas is None:
         components.schemas = {}
     components.schemas["Problem"] = _PROBLEM_SCHEMA
-    inputs = _inputs()
+    inputs = input_types()
     for name, schema in components.schemas.items():
-        if name.split("_")[-1] in inputs and isinstance(schema, Schema):
-            schema.additional_properties = False  # forbid_unknown_fields: an unknown one is a 400
+        short = name.split("_")[-1]
+        if short == "BatchIn" and isinstance(schema, Schema):
+            schema.additional_properties = False  # refuses unknown fields, entries checked alone
+        if short not in inputs or not isinstance(schema, Schema):
+            continue
+        schema.additional_properties = False  # forbid_unknown_fields: an unknown one is a 400
+        truth = msgspec.json.schema(inputs[short])["$defs"][inputs[short].__name__]
+        for field, property_schema in (schema.properties or {}).items():
+            if isinstance(property_schema, Schema) and field in truth.get("properties", {}):
+                _fill_items(property_schema, truth["properties"][field])
     problem = OpenAPIMediaType(schema=Reference(ref="#/components/schemas/Problem"))
     for path, item in (document.paths or {}).items():
         if path.startswith("/health/"):

@@ -65,9 +65,9 @@ def _instant(raw: str | None) -> datetime | None:
 WRITERS = [require_writer]
 
 
-def _published(services: Deps, db: Db, sites: list[Site]) -> list[SiteOut]:
+def _published(app_services: Deps, db: Db, sites: list[Site]) -> list[SiteOut]:
     """Sites as published: with their effective competences now, loaded in one batch."""
-    competences = competences_for(db, services.catalogue, [s.id for s in sites])
+    competences = competences_for(db, app_services.catalogue, [s.id for s in sites])
     return [profiles.site_out(s, competences[s.id]) for s in sites]
 
 
@@ -130,15 +130,15 @@ class OrganisationController(Controller):
     @post("/{organisation_id:str}/sites", guards=WRITERS, sync_to_thread=True, status_code=201)
     def create_site(
         self,
-        services: Deps,
+        app_services: Deps,
         db: Db,
         caller: Caller,
         organisation_id: Id,
         data: JSONBody[SiteCreate],
     ) -> Response[SiteOut]:
         access.organisation_for_write(db, caller, organisation_id)
-        site = profiles.create_site(db, services.geocoder, organisation_id, data)
-        (out,) = _published(services, db, [site])
+        site = profiles.create_site(db, app_services.geocoder, organisation_id, data)
+        (out,) = _published(app_services, db, [site])
         return tagged(out, out.version, 201, out.url)
 
 
@@ -149,22 +149,24 @@ class SiteController(Controller):
     @get("/", sync_to_thread=True)
     def index(
         self,
-        services: Deps,
+        app_services: Deps,
         db: Db,
         cursor: Cursor = None,
         limit: Limit = 20,
         updated_after: UpdatedAfter = None,
     ) -> SitePage:
         rows, nxt = profiles.list_sites(db, cursor, limit, _instant(updated_after))
-        return SitePage(items=_published(services, db, rows), next_cursor=nxt)
+        return SitePage(items=_published(app_services, db, rows), next_cursor=nxt)
 
     @get(
         "/{site_id:str}",
         sync_to_thread=True,
         description="The public profile; `Accept: application/ld+json` gives schema.org JSON-LD.",
     )
-    def read(self, request: AnyRequest, services: Deps, db: Db, site_id: Id) -> Response[SiteOut]:
-        (out,) = _published(services, db, [profiles.get_site(db, site_id)])
+    def read(
+        self, request: AnyRequest, app_services: Deps, db: Db, site_id: Id
+    ) -> Response[SiteOut]:
+        (out,) = _published(app_services, db, [profiles.get_site(db, site_id)])
         if request.accept.best_match(["application/json", jsonld.MEDIA_TYPE]) == jsonld.MEDIA_TYPE:
             return Response(
                 msgspec.json.encode(jsonld.site_jsonld(out)),  # type: ignore[arg-type]
@@ -176,7 +178,7 @@ class SiteController(Controller):
     @patch("/{site_id:str}", guards=WRITERS, sync_to_thread=True)
     def update(
         self,
-        services: Deps,
+        app_services: Deps,
         db: Db,
         caller: Caller,
         site_id: Id,
@@ -184,8 +186,8 @@ class SiteController(Controller):
         if_match: IfMatch = None,
     ) -> Response[SiteOut]:
         access.site_for_write(db, caller, site_id)
-        site = profiles.patch_site(db, services.geocoder, site_id, data, if_match)
-        (out,) = _published(services, db, [site])
+        site = profiles.patch_site(db, app_services.geocoder, site_id, data, if_match)
+        (out,) = _published(app_services, db, [site])
         return tagged(out, out.version)
 
     @delete(
@@ -197,14 +199,14 @@ class SiteController(Controller):
     )
     def close(
         self,
-        services: Deps,
+        app_services: Deps,
         db: Db,
         caller: Caller,
         site_id: Id,
         if_match: IfMatch = None,
     ) -> Response[SiteOut]:
         access.site_for_write(db, caller, site_id)
-        (out,) = _published(services, db, [profiles.close_site(db, site_id, if_match)])
+        (out,) = _published(app_services, db, [profiles.close_site(db, site_id, if_match)])
         return tagged(out, out.version)
 
 

@@ -29,7 +29,7 @@ Many = Annotated[
 )
 async def search(
     request: AnyRequest,
-    services: Deps,
+    app_services: Deps,
     caller: Caller,
     lat: FromQuery[float | None] = None,
     lng: FromQuery[float | None] = None,
@@ -79,8 +79,8 @@ async def search(
         if v is not None
     }
     del open_at, valid_at  # re-read raw, so an instant without an offset is an error, not UTC
-    query = parse(params, services.catalogue)
-    answer, backend = await run(services, query, await own_networks(services, caller))
+    query = parse(params, app_services.catalogue)
+    answer, backend = await run(app_services, query, await own_networks(app_services, caller))
     SEARCHES.labels(backend).inc()
     return Response(answer, headers={"X-Search-Backend": backend})
 
@@ -99,9 +99,9 @@ class BatchIn(msgspec.Struct, forbid_unknown_fields=True):
     description="Up to 500 searches; answers in order; a bad query gets its own problem.",
 )
 async def search_batch(
-    services: Deps, caller: Caller, data: JSONBody[BatchIn]
+    app_services: Deps, caller: Caller, data: JSONBody[BatchIn]
 ) -> dict[str, list[Any]]:
-    own = await own_networks(services, caller)
+    own = await own_networks(app_services, caller)
     results: list[Any] = []
     for params in data.queries:
         try:
@@ -109,7 +109,7 @@ async def search_batch(
                 raise InvalidInput(
                     "invalid search", errors=[FieldError("/query", "a search is a JSON object")]
                 )
-            answer, _ = await run(services, parse(params, services.catalogue), own)
+            answer, _ = await run(app_services, parse(params, app_services.catalogue), own)
             results.append(answer)
         except InvalidInput as err:
             results.append(problem_body(err))

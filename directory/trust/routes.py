@@ -80,7 +80,7 @@ def technician_out(t: Technician) -> TechnicianOut:
 
 @get("/v1/competences", tags=["competences"])
 async def competences(
-    services: Deps,
+    app_services: Deps,
     domain: Annotated[str | None, QueryParameter(max_length=40, pattern=QUERY_TEXT)] = None,
     jurisdiction: Annotated[str | None, QueryParameter(max_length=2, pattern=QUERY_TEXT)] = None,
 ) -> Catalogue:
@@ -88,7 +88,7 @@ async def competences(
     every member state's answer only when asked for "EU")."""
     items = [
         s
-        for s in services.catalogue.schemes.values()
+        for s in app_services.catalogue.schemes.values()
         if (domain is None or s.domain == domain)
         and (jurisdiction is None or jurisdiction.upper() in s.jurisdictions)
     ]
@@ -118,10 +118,10 @@ class IssuerController(Controller):
         return {"keys": [k.jwk for k in issuer.keys]}
 
     @post("/", guards=ADMIN, sync_to_thread=True, status_code=201)
-    def create(self, db: Db, services: Deps, data: JSONBody[IssuerCreate]) -> IssuerOut:
+    def create(self, db: Db, app_services: Deps, data: JSONBody[IssuerCreate]) -> IssuerOut:
         issuer = attestations.create_issuer(
             db,
-            services.catalogue,
+            app_services.catalogue,
             name=data.name,
             kind=data.kind,
             schemes=data.schemes,
@@ -172,10 +172,12 @@ class AttestationController(Controller):
 
     @post("/", guards=ATTEST, sync_to_thread=True, status_code=201)
     def submit(
-        self, db: Db, services: Deps, caller: Caller, data: JSONBody[TokenIn]
+        self, db: Db, app_services: Deps, caller: Caller, data: JSONBody[TokenIn]
     ) -> Response[AttestationOut]:
         _act_as_issuer(caller, data.token)
-        out = attestation_out(attestations.submit_attestation(db, services.catalogue, data.token))
+        out = attestation_out(
+            attestations.submit_attestation(db, app_services.catalogue, data.token)
+        )
         return Response(out, status_code=201, headers={"Location": f"/v1/attestations/{out.jti}"})
 
     @get("/{jti:str}", sync_to_thread=True)
@@ -209,7 +211,7 @@ class SiteTrustController(Controller):
     def declare(
         self,
         db: Db,
-        services: Deps,
+        app_services: Deps,
         caller: Caller,
         site_id: Id,
         data: JSONBody[ClaimIn],
@@ -217,7 +219,7 @@ class SiteTrustController(Controller):
         access.site_for_write(db, caller, site_id)
         return claim_out(
             attestations.declare_claim(
-                db, services.catalogue, site_id, data.scheme, data.evidence_url
+                db, app_services.catalogue, site_id, data.scheme, data.evidence_url
             )
         )
 

@@ -8,12 +8,26 @@ from typing import Annotated
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
+from certifications.catalogue import IssuerKind, SchemeId
 from directory.vocabulary import (
     Input,
     Name,
     ShortText,
+    SiteId,
     Url,
 )
+
+# A compact JWS: three base64url parts; the signature may be empty in shape so that an unsigned
+# token ("alg": "none") is refused for what it is (422 unsupported-alg), not as a typo.
+CompactJws = Annotated[
+    str,
+    Meta(
+        min_length=10,
+        max_length=8192,
+        pattern=r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$",
+        description="a compact JWS (RFC 7515)",
+    ),
+]
 
 Jwk = Annotated[dict[str, str], Meta(max_length=12)]
 
@@ -24,10 +38,8 @@ class Jwks(Input):
 
 class IssuerCreate(Input):
     name: Name
-    kind: str
-    schemes: Annotated[
-        list[Annotated[str, Meta(max_length=80)]], Meta(min_length=1, max_length=200)
-    ]
+    kind: IssuerKind
+    schemes: Annotated[list[SchemeId], Meta(min_length=1, max_length=200)]
     jwks: Jwks
 
 
@@ -43,7 +55,7 @@ class IssuerOut(msgspec.Struct, kw_only=True):
 
 
 class TokenIn(Input):
-    token: Annotated[str, Meta(min_length=10, max_length=8192)]
+    token: CompactJws
 
 
 class AttestationOut(msgspec.Struct, kw_only=True):
@@ -63,7 +75,7 @@ class AttestationOut(msgspec.Struct, kw_only=True):
 
 
 class ClaimIn(Input):
-    scheme: Annotated[str, Meta(max_length=80)]
+    scheme: SchemeId
     evidence_url: Url | None = None
 
 
@@ -82,7 +94,7 @@ class TechnicianCreate(Input):
 
 class TechnicianPatch(Input):
     display_name: ShortText | UnsetType = UNSET
-    site_id: Annotated[str, Meta(max_length=40)] | UnsetType = UNSET
+    site_id: SiteId | UnsetType = UNSET
 
 
 class TechnicianOut(msgspec.Struct, kw_only=True):
