@@ -130,7 +130,10 @@ _MAIN_ZONE = {"DE": "Europe/Berlin"}
 def check_url(url: str | None, pointer: str) -> list[FieldError]:
     if url is None:
         return []
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # "http://[x": an unclosed IPv6 literal
+        return [FieldError(pointer, "must be an absolute http(s) URL")]
     if parts.scheme not in ("http", "https") or not parts.netloc or any(c.isspace() for c in url):
         return [FieldError(pointer, "must be an absolute http(s) URL")]
     return []

@@ -12,6 +12,7 @@ from directory.profiles.validation import (
     check_identifier,
     check_opening_hours,
     check_postcode,
+    check_url,
     normalise_phone,
 )
 from tests.conftest import SITE, table_snapshot
@@ -141,6 +142,14 @@ def test_phone_parsing_never_crashes(raw: str) -> None:
 def test_opening_hours_checking_never_crashes(expr: str) -> None:
     errors = check_opening_hours(expr, "/opening_hours")
     assert all(e.pointer == "/opening_hours" for e in errors)
+
+
+@given(st.sampled_from(["http://", "https://", "ftp://", ""]), st.text(max_size=40))
+def test_url_checking_never_crashes(scheme: str, rest: str) -> None:
+    # "http://[x" (an unclosed IPv6 literal) once raised inside urlsplit: a 500.
+    errors = check_url(scheme + rest, "/website")
+    assert all(e.pointer == "/website" for e in errors)
+    assert check_url("http://[x", "/website") and not check_url("https://[::1]/a", "/website")
 
 
 def test_real_opening_hours_pass_and_nonsense_fails() -> None:
