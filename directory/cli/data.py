@@ -63,6 +63,12 @@ def import_(ctx: Context, file: Path, source: str | None, report: Path | None) -
             + ("" if report else " (use --report FILE for all)"),
             err=True,
         )
+    for left in result.left_out[:20]:
+        click.echo(
+            f"row {left.row} ({left.external_id or 'no id'}): imported without {left.field}: "
+            f"{left.reason}",
+            err=True,
+        )
     if report:
         importer.write_report(result, report)
     click.echo(result.summary())

@@ -2,6 +2,11 @@
 
 Each row is checked exactly as the API checks a request, then written inside its own savepoint, so
 a bad row is reported and skipped and never leaves a half-written organisation or site.
+
+Unlike the API, one bad *optional* field (a phone, an email, opening hours, a list of brands …)
+does not cost the row: registers are what they are, and a workshop without its phone is still a
+workshop drivers can find. The row is imported without that field, and the report names the
+field and why (the API keeps refusing the request, with the pointer).
 """
 
 from __future__ import annotations
@@ -9,6 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,14 +24,22 @@ from sqlalchemy import select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from directory.errors import DomainError, FieldError
+from directory.errors import DomainError, FieldError, InvalidInput
 from directory.models import Organisation, OrganisationIdentifier, Site
 from directory.profiles.schemas import OrganisationCreate, SiteCreate
 from directory.profiles.service import apply_site, validate_site
 from directory.profiles.validation import check_identifier
 from search.geocode import Geocoder
 
-__all__ = ["COLUMNS", "ImportReport", "Rejection", "import_file", "import_rows", "read_rows"]
+__all__ = [
+    "COLUMNS",
+    "ImportReport",
+    "LeftOut",
+    "Rejection",
+    "import_file",
+    "import_rows",
+    "read_rows",
+]
 
 LIST_COLUMNS = ("brands", "vehicles", "powertrains", "services", "languages")
 IDENTIFIER_COLUMNS = ("siren", "siret", "vat", "company-number")
@@ -53,6 +67,10 @@ COLUMNS = (
     *LIST_COLUMNS,
     "status",
 )
+# Fields a site is whole without: a bad value is left out, not the row.
+OPTIONAL = frozenset(
+    {"timezone", "opening_hours", "phone", "email", "website", "booking_url", *LIST_COLUMNS}
+)
 MAX_ROWS = 2_000_000
 MAX_CELL = 4096
 
@@ -63,16 +81,26 @@ class Rejection(msgspec.Struct):
     reason: str
 
 
+class LeftOut(msgspec.Struct):
+    """An optional field a row was imported without."""
+
+    row: int
+    external_id: str | None
+    field: str
+    reason: str
+
+
 class ImportReport(msgspec.Struct):
     imported: int = 0
     updated: int = 0
     unchanged: int = 0
     rejected: list[Rejection] = msgspec.field(default_factory=list)
+    left_out: list[LeftOut] = msgspec.field(default_factory=list)
 
     def summary(self) -> str:
         return (
             f"imported {self.imported}, updated {self.updated}, rejected {len(self.rejected)}"
-            f" ({self.unchanged} unchanged)"
+            f" ({self.unchanged} unchanged); {len(self.left_out)} optional fields left out"
         )
 
 
@@ -153,8 +181,12 @@ def _as_list(value: Any) -> list[Any]:
     return list(value) if isinstance(value, list) else [value]
 
 
-def parse_row(rec: dict[str, Any]) -> tuple[str, str, OrganisationCreate, SiteCreate]:
-    """The row's ids and its organisation and site, checked by the same Structs as the API."""
+Parsed = tuple[str, str, OrganisationCreate, SiteCreate, list[tuple[str, str]]]
+
+
+def parse_row(rec: dict[str, Any]) -> Parsed:
+    """The row's ids, its organisation and site (checked by the same Structs as the API), and
+    the optional fields left out of the site, each with its reason."""
     unknown = set(rec) - set(COLUMNS)
     if unknown:
         raise RowError(f"unknown fields: {', '.join(sorted(unknown))}")
@@ -196,17 +228,34 @@ def parse_row(rec: dict[str, Any]) -> tuple[str, str, OrganisationCreate, SiteCr
         org_in = msgspec.convert(
             {k: v for k, v in org.items() if v is not None}, OrganisationCreate, strict=False
         )
-        site_in = msgspec.convert(
-            {k: v for k, v in site.items() if v is not None}, SiteCreate, strict=False
-        )
     except msgspec.ValidationError as err:
         raise RowError(_readable(str(err))) from err
+    site_in, left_out = _site_leaving_out({k: v for k, v in site.items() if v is not None})
     problems: list[FieldError] = []
     for ident in org_in.identifiers:
         problems += check_identifier(ident.scheme, ident.value, ident.scheme)
     if problems:
         raise RowError("; ".join(f"{p.pointer}: {p.detail}" for p in problems))
-    return external_id, org_external, org_in, site_in
+    return external_id, org_external, org_in, site_in, left_out
+
+
+_FIELD = re.compile(r"^`?\$?\.?([a-z_]+)")
+
+
+def _site_leaving_out(data: dict[str, Any]) -> tuple[SiteCreate, list[tuple[str, str]]]:
+    """The site, without each optional field whose value its type refuses."""
+    left_out: list[tuple[str, str]] = []
+    while True:
+        try:
+            return msgspec.convert(data, SiteCreate, strict=False), left_out
+        except msgspec.ValidationError as err:
+            readable = _readable(str(err))
+            field = _FIELD.match(readable.strip("`"))
+            name = field.group(1) if field else ""
+            if name not in OPTIONAL or name not in data:
+                raise RowError(readable) from err
+            left_out.append((name, readable.partition(": ")[2] or readable))
+            del data[name]
 
 
 def _readable(message: str) -> str:
@@ -233,7 +282,7 @@ class _Chunk:
         self,
         session: Session,
         source: str,
-        parsed: list[tuple[int, str, str, OrganisationCreate, SiteCreate]],
+        parsed: list[tuple[int, *Parsed]],
     ) -> None:
         self.sites = {
             s.external_id: s
@@ -281,10 +330,20 @@ def _upsert(
     org_ext: str,
     org_in: OrganisationCreate,
     site_in: SiteCreate,
+    left_out: list[tuple[str, str]],
 ) -> str:
-    """Write one row; every check that can refuse it runs before anything is changed."""
+    """Write one row; every check that can refuse it runs before anything is changed. Optional
+    fields the checks refuse are left out (appended to ``left_out``) and the site checked again."""
     site = known.sites.get(ext)
-    values = validate_site(site_in, geocoder, previous=site)
+    try:
+        values = validate_site(site_in, geocoder, previous=site)
+    except InvalidInput as err:
+        fields = {e.pointer.split("/")[1] for e in err.errors if e.pointer.count("/") >= 1}
+        if not err.errors or not fields <= OPTIONAL:
+            raise
+        left_out += [(e.pointer.split("/")[1], e.detail) for e in err.errors]
+        empty: dict[str, Any] = {f: [] if f in LIST_COLUMNS else None for f in fields}
+        values = validate_site(msgspec.structs.replace(site_in, **empty), geocoder, previous=site)
     wanted = [(i.scheme, i.value) for i in org_in.identifiers]
     org = known.orgs.get(org_ext)
     if org is None:
@@ -332,24 +391,33 @@ def _apply_chunk(
     session: Session,
     geocoder: Geocoder,
     source: str,
-    parsed: list[tuple[int, str, str, OrganisationCreate, SiteCreate]],
+    parsed: list[tuple[int, *Parsed]],
     report: ImportReport,
     *,
     savepoints: bool,
 ) -> None:
     known = _Chunk(session, source, parsed)
     with session.no_autoflush:
-        for row, ext, org_ext, org_in, site_in in parsed:
+        for row, ext, org_ext, org_in, site_in, read_left_out in parsed:
+            left_out = list(read_left_out)
             try:
                 if savepoints:
                     with session.begin_nested():
                         outcome = _upsert(
-                            session, geocoder, source, known, ext, org_ext, org_in, site_in
+                            session,
+                            geocoder,
+                            source,
+                            known,
+                            ext,
+                            org_ext,
+                            org_in,
+                            site_in,
+                            left_out,
                         )
                         session.flush()
                 else:
                     outcome = _upsert(
-                        session, geocoder, source, known, ext, org_ext, org_in, site_in
+                        session, geocoder, source, known, ext, org_ext, org_in, site_in, left_out
                     )
             except (RowError, DomainError, IntegrityError) as err:
                 if savepoints:
@@ -357,6 +425,7 @@ def _apply_chunk(
                 report.rejected.append(Rejection(row, ext, _reason(err)))
                 continue
             setattr(report, outcome, getattr(report, outcome) + 1)
+            report.left_out += [LeftOut(row, ext, field, why) for field, why in left_out]
 
 
 def _write_chunk(
@@ -369,7 +438,7 @@ def _write_chunk(
 ) -> None:
     """Write a chunk in one flush; if the database still refuses a row, redo it row by row."""
     partial = ImportReport()
-    parsed: list[tuple[int, str, str, OrganisationCreate, SiteCreate]] = []
+    parsed: list[tuple[int, *Parsed]] = []
     for row, rec in batch:
         try:
             if isinstance(rec, RowError):
@@ -392,6 +461,7 @@ def _write_chunk(
     report.updated += attempt.updated
     report.unchanged += attempt.unchanged
     report.rejected += sorted(partial.rejected + attempt.rejected, key=lambda r: r.row)
+    report.left_out += attempt.left_out
     if on_rows:
         on_rows(len(batch))
 
@@ -450,8 +520,14 @@ def rows_from_records(
 
 
 def write_report(report: ImportReport, path: Path) -> None:
+    """One line per rejected row and per optional field left out, in row order."""
+    lines: list[tuple[int, str, str, str, str]] = [
+        (r.row, r.external_id or "", "rejected", "", r.reason) for r in report.rejected
+    ]
+    lines += [(f.row, f.external_id or "", "left out", f.field, f.reason) for f in report.left_out]
     buf = io.StringIO()
     out = csv.writer(buf)
-    out.writerow(["row", "external_id", "reason"])
-    out.writerows([r.row, r.external_id or "", r.reason] for r in report.rejected)
+    out.writerow(["row", "external_id", "outcome", "field", "reason"])
+    lines.sort(key=lambda line: line[0])
+    out.writerows(lines)
     path.write_text(buf.getvalue(), encoding="utf-8")

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, selectinload
 from directory.db import check_if_match, flush_versioned, get_or_404
 from directory.errors import Conflict, InvalidInput
 from directory.models import Organisation, OrganisationIdentifier, Site
+from directory.profiles.overseas import phone_regions
 from directory.profiles.schemas import (
     CompetenceOut,
     Identifier,
@@ -198,10 +199,12 @@ def validate_site(
     errors += check_opening_hours(data.opening_hours, "/opening_hours")
     errors += check_url(data.website, "/website") + check_url(data.booking_url, "/booking_url")
     phone = None
+    given = (data.location.lat, data.location.lng) if data.location is not None else None
     if data.phone is not None:
-        phone, phone_errors = normalise_phone(data.phone, addr.country, "/phone")
+        regions = phone_regions(addr.country, addr.postcode, given)
+        phone, phone_errors = normalise_phone(data.phone, regions, "/phone")
         errors += phone_errors
-    timezone = data.timezone or default_timezone(addr.country)
+    timezone = data.timezone or default_timezone(addr.country, addr.postcode, given)
     if timezone is None:
         errors.append(FieldError("/timezone", f"{addr.country} has several time zones: give one"))
     else:

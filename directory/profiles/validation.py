@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import zoneinfo
+from collections.abc import Sequence
 from functools import cache
 from importlib import resources
 from urllib.parse import urlsplit
@@ -16,6 +17,7 @@ import phonenumbers
 import pycountry
 
 from directory.errors import FieldError
+from directory.profiles.overseas import territory_of
 
 __all__ = [
     "check_country",
@@ -69,15 +71,24 @@ def check_postcode(postcode: str | None, country: str, pointer: str) -> list[Fie
     return [FieldError(pointer, f"{postcode!r} is not a valid postcode for {country}")]
 
 
-def normalise_phone(raw: str, country: str, pointer: str) -> tuple[str | None, list[FieldError]]:
-    """The number in E.164, read in the site's country when it has no international prefix."""
-    try:
-        number = phonenumbers.parse(raw, country)
-    except phonenumbers.NumberParseException as err:
-        return None, [FieldError(pointer, f"not a phone number: {err}")]
-    if not phonenumbers.is_valid_number(number):
-        return None, [FieldError(pointer, f"{raw!r} is not a valid phone number")]
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), []
+def normalise_phone(
+    raw: str, regions: str | Sequence[str], pointer: str
+) -> tuple[str | None, list[FieldError]]:
+    """The number in E.164. One without an international prefix is read in each of ``regions``
+    (the site's numbering plans, most likely first: see overseas.phone_regions) until one finds
+    it valid."""
+    failures: list[phonenumbers.NumberParseException] = []
+    for region in [regions] if isinstance(regions, str) else regions:
+        try:
+            number = phonenumbers.parse(raw, region)
+        except phonenumbers.NumberParseException as err:
+            failures.append(err)
+            continue
+        if phonenumbers.is_valid_number(number):
+            return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), []
+    if failures and len(failures) == (1 if isinstance(regions, str) else len(regions)):
+        return None, [FieldError(pointer, f"not a phone number: {failures[0]}")]
+    return None, [FieldError(pointer, f"{raw!r} is not a valid phone number")]
 
 
 def check_opening_hours(expression: str | None, pointer: str) -> list[FieldError]:
@@ -115,8 +126,14 @@ def check_timezone(name: str, pointer: str) -> list[FieldError]:
     return []
 
 
-def default_timezone(country: str) -> str | None:
-    """The zone of a country that has exactly one (FR, BE, DE …); None where it must be given."""
+def default_timezone(
+    country: str, postcode: str | None = None, location: tuple[float, float] | None = None
+) -> str | None:
+    """The zone of a country that has exactly one (FR, BE, DE …), or of the French overseas
+    territory the postcode or location names; None where it must be given."""
+    overseas = territory_of(country, postcode, location)
+    if overseas is not None:
+        return overseas.zone
     if country in _MAIN_ZONE:
         return _MAIN_ZONE[country]
     zones = _zones_by_country().get(country, [])

@@ -63,24 +63,6 @@ BAD = [
         "lng": "4",
     },
     {
-        "external_id": "x2",
-        "organisation_legal_name": "Bad Phone",
-        "name": "Bad",
-        "city": "Lyon",
-        "postcode": "69003",
-        "country": "FR",
-        "phone": "12",
-    },
-    {
-        "external_id": "x3",
-        "organisation_legal_name": "Bad Hours",
-        "name": "Bad",
-        "city": "Lyon",
-        "postcode": "69003",
-        "country": "FR",
-        "opening_hours": "whenever",
-    },
-    {
         "external_id": "",
         "organisation_legal_name": "No id",
         "name": "Bad",
@@ -102,6 +84,67 @@ BAD = [
         "city": "Lyon",
         "postcode": "69003",
         "country": "FR",
+    },
+]
+
+
+# Rows whole but for one optional field: imported without it, the field reported.
+LEFT_OUT = [
+    {
+        "external_id": "x2",
+        "organisation_legal_name": "Bad Phone",
+        "name": "Half good",
+        "city": "Lyon",
+        "postcode": "69003",
+        "country": "FR",
+        "phone": "12",
+        "email": "garage@lyon.fr",
+    },
+    {
+        "external_id": "x3",
+        "organisation_legal_name": "Bad Hours",
+        "name": "Half good",
+        "city": "Lyon",
+        "postcode": "69003",
+        "country": "FR",
+        "opening_hours": "whenever",
+        "email": "not an address",
+        "services": "tyres;teleportation",
+    },
+]
+# Overseas France as French registers write it: country FR, national numbers, 97xxx postcodes.
+OVERSEAS = [
+    {
+        "external_id": "re1",
+        "organisation_legal_name": "Garage du Port",
+        "name": "Garage du Port",
+        "postcode": "97420",
+        "city": "Le Port",
+        "country": "FR",
+        "lat": "-20.9",
+        "lng": "55.7",
+        "phone": "0262 98 33 41",
+    },
+    {
+        "external_id": "yt1",
+        "organisation_legal_name": "Mayotte Auto",
+        "name": "Mayotte Auto",
+        "postcode": "97600",
+        "city": "Mamoudzou",
+        "country": "FR",
+        "lat": "-12.78",
+        "lng": "45.23",
+        "phone": "0639 69 00 00",
+    },
+    {
+        "external_id": "gp1",  # no postcode: the location says Guadeloupe
+        "organisation_legal_name": "Garage des Abymes",
+        "name": "Garage des Abymes",
+        "city": "Les Abymes",
+        "country": "FR",
+        "lat": "16.27",
+        "lng": "-61.5",
+        "phone": "0590 84 00 00",
     },
 ]
 
@@ -128,8 +171,7 @@ def test_good_rows_import_and_bad_rows_are_reported(sessions, gazetteer, tmp_pat
     report = import_file(sessions, gazetteer, path)
     assert (report.imported, report.updated, len(report.rejected)) == (3, 0, len(BAD))
     reasons = {r.external_id: r.reason for r in report.rejected}
-    assert "location.lat" in reasons["x1"] and "phone" in reasons["x2"]
-    assert "opening_hours" in reasons["x3"] and "external_id" in reasons[None]
+    assert "location.lat" in reasons["x1"] and "external_id" in reasons[None]
     assert "geocoded" in reasons["x5"] and "check digit" in reasons["x6"]
     assert [r.row for r in report.rejected] == list(range(3, 3 + len(BAD)))  # header is row 1
     with sessions() as s:
@@ -142,6 +184,31 @@ def test_good_rows_import_and_bad_rows_are_reported(sessions, gazetteer, tmp_pat
         assert villeurbanne.location_source == "gazetteer"
         assert s.scalar(select(func.count()).select_from(OrganisationIdentifier)) == 1
     assert counts(sessions)[:2] == (3, 2)
+
+
+def test_one_bad_optional_field_costs_that_field_not_the_row(
+    sessions, gazetteer, tmp_path: Path
+) -> None:
+    report = import_file(sessions, gazetteer, write_csv(tmp_path / "half.csv", LEFT_OUT))
+    assert (report.imported, len(report.rejected)) == (2, 0), report.rejected
+    left = {(f.external_id, f.field) for f in report.left_out}
+    assert left == {("x2", "phone"), ("x3", "opening_hours"), ("x3", "email"), ("x3", "services")}
+    assert all(f.reason and f.row in (2, 3) for f in report.left_out)
+    with sessions() as s:
+        phone_row = s.scalars(select(Site).where(Site.external_id == "x2")).one()
+        assert phone_row.phone is None and phone_row.email == "garage@lyon.fr"
+        hours_row = s.scalars(select(Site).where(Site.external_id == "x3")).one()
+        assert hours_row.opening_hours is None and hours_row.services == []
+
+
+def test_overseas_france_is_france(sessions, gazetteer, tmp_path: Path) -> None:
+    report = import_file(sessions, gazetteer, write_csv(tmp_path / "dom.csv", OVERSEAS))
+    assert (report.imported, report.rejected, report.left_out) == (3, [], [])
+    with sessions() as s:
+        sites = {x.external_id: x for x in s.scalars(select(Site))}
+    assert (sites["re1"].phone, sites["re1"].timezone) == ("+262262983341", "Indian/Reunion")
+    assert (sites["yt1"].phone, sites["yt1"].timezone) == ("+262639690000", "Indian/Mayotte")
+    assert (sites["gp1"].phone, sites["gp1"].timezone) == ("+590590840000", "America/Guadeloupe")
 
 
 def test_a_repeated_file_changes_nothing_and_an_edited_one_updates(
@@ -195,8 +262,9 @@ def test_geojson_and_json_lines_share_the_layout(sessions, gazetteer, tmp_path: 
 def test_a_refused_row_leaves_neither_its_site_nor_its_organisation(
     sessions, gazetteer, tmp_path: Path
 ) -> None:
-    report = import_file(sessions, gazetteer, write_csv(tmp_path / "half.csv", [BAD[1], GOOD[2]]))
-    assert report.imported == 1 and [r.external_id for r in report.rejected] == ["x2"]
+    refused = next(r for r in BAD if r["external_id"] == "x5")  # refused once parsed: geocoding
+    report = import_file(sessions, gazetteer, write_csv(tmp_path / "half.csv", [refused, GOOD[2]]))
+    assert report.imported == 1 and [r.external_id for r in report.rejected] == ["x5"]
     with sessions() as s:
         names = s.scalars(select(Organisation.legal_name)).all()
         events = s.scalars(select(OutboxEvent.entity)).all()
@@ -207,7 +275,7 @@ def test_a_refused_row_leaves_neither_its_site_nor_its_organisation(
 def test_the_cli_prints_a_summary_and_writes_a_report(
     sessions, tmp_path: Path, database_url
 ) -> None:
-    path = write_csv(tmp_path / "cli.csv", GOOD + BAD)
+    path = write_csv(tmp_path / "cli.csv", GOOD + BAD + LEFT_OUT)
     report_path = tmp_path / "rejected.csv"
     env = {"DATABASE_URL": database_url, "ATELIER_DATA_DIR": str(tmp_path)}
     result = CliRunner().invoke(main, ["import", str(path), "--report", str(report_path)], env=env)
@@ -215,10 +283,18 @@ def test_the_cli_prints_a_summary_and_writes_a_report(
     assert (
         result.stdout.strip()
         .splitlines()[-1]
-        .startswith(f"imported 3, updated 0, rejected {len(BAD)}")
+        .startswith(f"imported 5, updated 0, rejected {len(BAD)}")
     )
+    assert "imported without phone" in result.stderr
     with report_path.open() as fh:
-        assert len(list(csv.DictReader(fh))) == len(BAD)
+        lines = list(csv.DictReader(fh))
+    assert [line["outcome"] for line in lines].count("rejected") == len(BAD)
+    assert {line["field"] for line in lines if line["outcome"] == "left out"} == {
+        "phone",
+        "opening_hours",
+        "email",
+        "services",
+    }
 
 
 def test_a_file_with_unknown_columns_is_refused_readably(tmp_path: Path, database_url) -> None:

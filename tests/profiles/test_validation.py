@@ -167,3 +167,39 @@ def test_real_opening_hours_pass_and_nonsense_fails() -> None:
 def test_exactly_one_check_digit_completes_a_siren(body: str) -> None:
     valid = [d for d in "0123456789" if check_identifier("siren", body + d, "/i") == []]
     assert len(valid) == 1
+
+
+def test_every_overseas_territory_is_found_by_postcode_and_location_and_has_real_codes() -> None:
+    import zoneinfo
+
+    import phonenumbers
+
+    from directory.profiles.overseas import OVERSEAS, phone_regions, territory_of
+    from directory.profiles.validation import default_timezone
+
+    for t in OVERSEAS:
+        south, north, west, east = t.box
+        centre = ((south + north) / 2, (west + east) / 2)
+        assert territory_of("FR", t.postcodes[0] + "0" * (5 - len(t.postcodes[0]))) == t
+        assert territory_of("FR", None, centre) == t
+        assert territory_of(t.region) == t  # registers that use the territory's own code
+        assert zoneinfo.ZoneInfo(t.zone) and default_timezone("FR", None, centre) == t.zone
+        assert t.region in phonenumbers.SUPPORTED_REGIONS
+        assert phone_regions("FR", t.postcodes[0] + "00")[0] == t.region
+    assert territory_of("FR", "69003", (45.76, 4.84)) is None
+    assert default_timezone("FR", "69003") == "Europe/Paris"
+    assert phone_regions("DE") == ["DE"]
+
+
+def test_api_sites_in_overseas_france_keep_their_phone_and_zone(
+    client: TestClient, admin: dict, organisation: dict
+) -> None:
+    body = {
+        "name": "Garage du Port",
+        "address": {"city": "Le Port", "postcode": "97420", "country": "FR"},
+        "location": {"lat": -20.93, "lng": 55.29},
+        "phone": "0262 98 33 41",
+    }
+    reply = client.post(f"/v1/organisations/{organisation['id']}/sites", json=body, headers=admin)
+    assert reply.status_code == 201, reply.text
+    assert (reply.json()["phone"], reply.json()["timezone"]) == ("+262262983341", "Indian/Reunion")
