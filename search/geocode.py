@@ -2,6 +2,12 @@
 
 The gazetteer is built from La Poste's postcode base (France, ODbL) and GeoNames postcodes (BE, CH,
 DE, GB, LU, MC; CC BY 4.0), shipped in ``search/data/gazetteer``.
+
+Names are matched without accents, case, hyphens or apostrophes, "Saint" and "St" alike. Former
+communes (Segré, Brantôme, Pouancé … merged into "communes nouvelles" since 2015) are La Poste's
+``Ligne_5``: they are found at the current commune's coordinates and labelled with it, and a
+current commune of the same name wins over a former one. CEDEX (business) postcodes are not in
+the base: "69421 LYON CEDEX 03" is found as Lyon within the postcode's département.
 """
 
 from __future__ import annotations
@@ -68,18 +74,39 @@ class _Place(msgspec.Struct, frozen=True, array_like=True):
     name: str
     lat: float
     lng: float
+    postcode: str = ""
+    now: str | None = None  # for a former commune, the commune it is part of today
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} (now {self.now})" if self.now else self.name
+
+
+Row = tuple[str, str, str, float, float] | tuple[str, str, str, float, float, str | None]
+_CEDEX = re.compile(r"\bCEDEX\b(?:\s*\d{1,3})?", re.IGNORECASE)
+
+
+def _department(postcode: str) -> str:
+    return postcode[:3] if postcode.startswith(("97", "98")) else postcode[:2]
 
 
 class Gazetteer:
-    """Postcodes and localities with coordinates, indexed by country."""
+    """Postcodes and localities with coordinates, indexed by country. Rows are (country,
+    postcode, name, lat, lng) and, for a former commune, the name of the commune it is now."""
 
-    def __init__(self, rows: Iterable[tuple[str, str, str, float, float]]) -> None:
+    def __init__(self, rows: Iterable[Row]) -> None:
         self._by_postcode: dict[tuple[str, str], list[_Place]] = defaultdict(list)
         self._by_name: dict[tuple[str, str], list[_Place]] = defaultdict(list)
-        for country, postcode, name, lat, lng in rows:
-            place = _Place(name, lat, lng)
-            self._by_postcode[(country, normalise_postcode(country, postcode))].append(place)
-            self._by_name[(country, normalise_name(name))].append(place)
+        self._by_former_name: dict[tuple[str, str], list[_Place]] = defaultdict(list)
+        for country, postcode, name, lat, lng, *rest in rows:
+            now = rest[0] if rest else None
+            code = normalise_postcode(country, postcode)
+            place = _Place(name, lat, lng, code, now)
+            self._by_postcode[(country, code)].append(place)
+            names = self._by_former_name if now else self._by_name
+            names[(country, normalise_name(name))].append(place)
+        for places in self._by_postcode.values():
+            places.sort(key=lambda p: p.now is not None)  # current communes first
 
     @classmethod
     def from_files(cls, folder: Path = DATA) -> Gazetteer:
@@ -92,23 +119,32 @@ class Gazetteer:
         self, *, country: str, postcode: str | None, city: str | None, street: str | None = None
     ) -> GeoPoint | None:
         """The locality's centre: the commune of that postcode and name, else either alone."""
-        wanted = normalise_name(city) if city else None
-        if postcode:
-            places = self._by_postcode.get((country, normalise_postcode(country, postcode)), [])
+        wanted = normalise_name(_CEDEX.sub(" ", city)) if city else None
+        code = normalise_postcode(country, _CEDEX.sub("", postcode)) if postcode else None
+        if code:
+            places = self._by_postcode.get((country, code), [])
             if places:
                 named = [
                     p for p in places if wanted and _same_place(normalise_name(p.name), wanted)
                 ]
+                # "49500 Segré": the former commune SEGRE, not the prefix match SEGRE EN ANJOU BLEU.
+                named.sort(key=lambda p: normalise_name(p.name) != wanted)
                 best = named[0] if named else places[0]
-                return GeoPoint(
-                    best.lat, best.lng, f"{postcode} {best.name}", "gazetteer", "postcode"
-                )
+                return GeoPoint(best.lat, best.lng, f"{code} {best.label}", "gazetteer", "postcode")
         if wanted:
-            return self.locality(country, wanted)
+            # A postcode the base does not hold (a CEDEX one, most often) still says where: the
+            # named locality is looked for in its département first.
+            within = _department(code) if code and country == "FR" else None
+            return self.locality(country, wanted, within) or (
+                self.locality(country, wanted) if within else None
+            )
         return None
 
-    def locality(self, country: str, name: str) -> GeoPoint | None:
-        places = self._by_name.get((country, normalise_name(name)), [])
+    def locality(self, country: str, name: str, department: str | None = None) -> GeoPoint | None:
+        key = (country, normalise_name(name))
+        places = self._by_name.get(key) or self._by_former_name.get(key, [])
+        if department is not None:
+            places = [p for p in places if _department(p.postcode) == department]
         if not places:
             return None
         # One name may be several communes (there are many Saint-Denis): prefer the place with the
@@ -117,7 +153,8 @@ class Gazetteer:
         near = [q for q in places if _km(cluster, q) < 30]
         lat = sum(q.lat for q in near) / len(near)
         lng = sum(q.lng for q in near) / len(near)
-        return GeoPoint(lat, lng, cluster.name.title(), "gazetteer", "locality")
+        label = cluster.name.title() + (f" (now {cluster.now.title()})" if cluster.now else "")
+        return GeoPoint(lat, lng, label, "gazetteer", "locality")
 
     def place(
         self, text: str, countries: tuple[str, ...] = ("FR", "BE", "LU", "MC", "CH", "DE", "GB")
@@ -137,7 +174,10 @@ class Gazetteer:
             for code in codes or [None]:  # type: ignore[list-item]
                 point = self.geocode_address(country=country, postcode=code, city=name)
                 if point is not None:
-                    return msgspec.structs.replace(point, label=text.strip())
+                    # The person's words, and what a former commune is part of today.
+                    now = point.label.partition(" (now ")[2]
+                    label = f"{text.strip()} (now {now}" if now else text.strip()
+                    return msgspec.structs.replace(point, label=label)
         return None
 
     def places(self, country: str) -> list[tuple[str, str, float, float]]:
@@ -158,8 +198,8 @@ def _km(a: _Place, b: _Place) -> float:
     return float(geodesic((a.lat, a.lng), (b.lat, b.lng)).km)
 
 
-def _read_laposte(folder: Path) -> list[tuple[str, str, str, float, float]]:
-    rows = []
+def _read_laposte(folder: Path) -> list[Row]:
+    rows: list[Row] = []
     seen: set[tuple[str, str]] = set()
     with (folder / "fr_laposte_hexasmal.csv").open(encoding="utf-8", newline="") as fh:
         for rec in csv.DictReader(fh, delimiter=";"):
@@ -173,11 +213,17 @@ def _read_laposte(folder: Path) -> list[tuple[str, str, str, float, float]]:
                 if (postcode, name) not in seen:
                     seen.add((postcode, name))
                     rows.append(("FR", postcode, name, lat, lng))
+            # Ligne_5 names a former commune (or a hamlet) served from this postcode: found at
+            # the current commune's place, and labelled with it.
+            former = (rec.get("Ligne_5") or "").strip()
+            if former and (postcode, former) not in seen:
+                seen.add((postcode, former))
+                rows.append(("FR", postcode, former, lat, lng, rec["Nom_commune"]))
     return rows
 
 
-def _read_geonames(folder: Path) -> list[tuple[str, str, str, float, float]]:
-    rows = []
+def _read_geonames(folder: Path) -> list[Row]:
+    rows: list[Row] = []
     for path in sorted(folder.glob("geonames_*.txt")):
         with path.open(encoding="utf-8") as fh:
             for line in fh:

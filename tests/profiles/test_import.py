@@ -304,3 +304,21 @@ def test_a_file_with_unknown_columns_is_refused_readably(tmp_path: Path, databas
     result = CliRunner().invoke(main, ["import", str(path)], env=env)
     assert result.exit_code == 1
     assert "unknown columns: colour" in result.output
+
+
+def test_rows_naming_a_former_commune_or_a_cedex_are_geocoded(
+    sessions, gazetteer, tmp_path: Path
+) -> None:
+    rows = [
+        {"external_id": "f1", "organisation_legal_name": "Garage de Segré", "name": "Garage",
+         "postcode": "49500", "city": "Segré", "country": "FR"},
+        {"external_id": "f2", "organisation_legal_name": "Pneus Pouancé", "name": "Pneus",
+         "city": "Pouancé", "country": "FR"},
+        {"external_id": "c1", "organisation_legal_name": "Flotte SA", "name": "Flotte",
+         "postcode": "69421", "city": "LYON CEDEX 03", "country": "FR"},
+    ]  # fmt: skip
+    report = import_file(sessions, gazetteer, write_csv(tmp_path / "old.csv", rows))
+    assert (report.imported, report.rejected) == (3, []), report.rejected
+    with sessions() as s:
+        where = {x.external_id: (round(x.lat, 1), round(x.lng, 1)) for x in s.scalars(select(Site))}
+    assert where == {"f1": (47.7, -0.9), "f2": (47.8, -1.2), "c1": (45.8, 4.8)}

@@ -292,6 +292,10 @@ def test_place_is_geocoded_offline(search_client, client, sessions, index, gazet
     assert reply.json()["origin"]["source"] == "gazetteer"
     unknown = search_client.get("/v1/search", params={"place": "Atlantis"})
     assert unknown.status_code == 400 and unknown.json()["errors"][0]["pointer"] == "/query/place"
+    # A former commune (Segré, in Segré-en-Anjou Bleu since 2017) is a place, labelled as such.
+    segre = search_client.get("/v1/search", params={"place": "Segré", "radius_km": 5})
+    assert segre.status_code == 200, segre.text
+    assert segre.json()["origin"]["label"] == "Segré (now Segre En Anjou Bleu)"
 
 
 def test_a_rolled_back_transaction_leaves_no_trace_in_the_index(
