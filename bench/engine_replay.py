@@ -71,7 +71,7 @@ def engine_sequence(engine: Engine, params: dict) -> float:
     needed = query.limit + 1
     engine.spent = 0.0
     total = engine.post(
-        {"q": "", "limit": 0, "filter": [*clauses, nearest.box_clause(origin, radius)]}
+        {"q": "", "limit": 0, "filter": [*clauses, nearest.region_clause(origin, radius)]}
     )["estimatedTotalHits"]
     if total == 0:
         return engine.spent * 1000
@@ -84,7 +84,7 @@ def engine_sequence(engine: Engine, params: dict) -> float:
                 "q": "",
                 "limit": cap,
                 "attributesToRetrieve": ["id", "lat", "lng"],
-                "filter": [*clauses, nearest.box_clause(origin, r)],
+                "filter": [*clauses, nearest.region_clause(origin, r)],
             }
         )
         hits = reply["hits"]

@@ -7,7 +7,7 @@ no (a 4xx): retrying the same request will not help; it is our bug or a bad docu
 
 from __future__ import annotations
 
-__all__ = ["EngineRefused", "EngineUnavailable", "SearchEngineError"]
+__all__ = ["EngineRefused", "EngineUnavailable", "SearchEngineError", "UnboundedQuery"]
 
 
 class SearchEngineError(RuntimeError):
@@ -20,3 +20,8 @@ class EngineUnavailable(SearchEngineError):
 
 class EngineRefused(SearchEngineError):
     """The engine refused a request (4xx): the same request will be refused again."""
+
+
+class UnboundedQuery(SearchEngineError):
+    """The engine is healthy but this query cannot be paged by region (more matches than one
+    request may fetch at one distance): answer it from the database, and say why."""

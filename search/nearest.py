@@ -1,10 +1,20 @@
 """A search on the engine: the matches nearest a point, in exact geodesic order.
 
 By distance: one count of the matches in the whole radius (with the facets) sizes a first circle;
-the engine returns every match in a box around it as (id, lat, lng) only, the circle grows until
-it holds the page, and those points are ranked here by exact geodesic distance. The set within
-each circle is complete, so the order is exact whatever the engine's own ranking. Only the page's
-documents are then fetched whole. By relevance: the engine's own order, in one request.
+the engine returns every match in a region around it as (id, lat, lng) only, and those points are
+ranked here by exact geodesic distance. The set within each circle is complete, so the order is
+exact whatever the engine's own ranking. Only the page's documents are then fetched whole. By
+relevance: the engine's own order, in one request.
+
+Finding the circle that holds the page converges by construction: every match within ``lo`` is
+known, a region of radius ``hi`` held more than one request may fetch, and each step either
+answers, raises ``lo`` (fetching only the ring beyond it) or lowers ``hi`` — growing by the
+density seen until ``hi`` is known, then by bisection. An uneven spread (an empty centre, a
+dense town at the edge) once made a density-sized circle alternate between too few and too many
+until it gave up, and deep pages of healthy searches were answered from the database.
+
+Regions are unions of latitude strips around the circle rather than its bounding box: a box's
+corners hold 27% more area than its circle, and a town in a corner filled every request.
 """
 
 from __future__ import annotations
@@ -14,7 +24,7 @@ from typing import Any
 
 from certifications.catalogue import Catalogue
 from search.documents import SiteDocument
-from search.errors import EngineUnavailable
+from search.errors import UnboundedQuery
 from search.query import FACETS, Origin, SearchContext, build_filter, quote
 from search.results import (
     SearchResponse,
@@ -24,18 +34,74 @@ from search.results import (
     distances_m,
     rank_key,
 )
-from search.searcher import MeiliSearcher
+from search.searcher import EnginePoint, MeiliSearcher
 
-__all__ = ["MAX_FETCH", "RETRIEVED", "box_clause", "search"]
+__all__ = ["MAX_FETCH", "RETRIEVED", "nearest_points", "region_clause", "search"]
 
 # The most points fetched in one request when ranking by distance.
 MAX_FETCH = 10_000
 RETRIEVED = list(SiteDocument.__struct_encode_fields__)
+STRIPS = 8  # the region's strips: ~10% more area than the circle (its bounding box: 27%)
+# Each step answers, or moves lo out by at least THIN_BAND of the radius, or halves the band
+# above lo: a few dozen requests in the worst spread measured, one or two in most searches.
+MAX_STEPS = 400
+THIN_BAND = 0.02  # a ring this thin (of its radius) that overflows is fetched tile by tile
+MIN_TILE_DEG = 1e-6  # about 10 cm: more matches than a request may fetch in one is one point
+
+# Metres per degree bound the ellipsoid's: latitude 110,574 (equator) – 111,694 (poles); a
+# degree of longitude is (π/180)·N·cos φ with N between 6,378,137 and 6,399,594 m.
+_LAT_M = (110_574.0, 111_694.0)
+_N_M = (6_378_137.0, 6_399_594.0)
 
 
-def box_clause(origin: Origin, radius_m: float) -> str:
-    lat0, lat1, lng0, lng1 = bbox(origin, radius_m)
-    return f"lat >= {lat0} AND lat <= {lat1} AND lng >= {lng0} AND lng <= {lng1}"
+def region_clause(origin: Origin, radius_m: float) -> str:
+    """A filter on ``lat``/``lng`` holding every point within ``radius_m`` of ``origin``, and a
+    few percent more."""
+    slack = 1.005
+    dlat = radius_m / _LAT_M[0] * slack  # the fewest metres a degree: the most degrees
+    if abs(origin.lat) + dlat >= 89.0:  # the circle reaches a pole's cap: all longitudes
+        return f"lat >= {_fmt(origin.lat - dlat)} AND lat <= {_fmt(origin.lat + dlat)}"
+    strips = []
+    for k in range(STRIPS):
+        # In radii, south to north, spaced so that y² steps evenly: every strip then overshoots
+        # the circle by the same ratio at its corners (√(1 + 2/STRIPS): 12% for 8 strips).
+        y0, y1 = _edge(k), _edge(k + 1)
+        near = 0.0 if y0 <= 0 <= y1 else min(abs(y0), abs(y1))
+        chord = math.sqrt(max(0.0, 1 - near**2)) * radius_m * slack
+        lat0, lat1 = origin.lat + y0 * dlat, origin.lat + y1 * dlat
+        # Degrees of longitude per metre grow away from the equator: the strip's poleward edge
+        # gives the most.
+        coslat = math.cos(math.radians(max(abs(lat0), abs(lat1))))
+        dlng = math.degrees(chord / (_N_M[0] * max(coslat, 1e-9)))
+        strips.append(
+            f"(lat >= {_fmt(lat0)} AND lat <= {_fmt(lat1)}{_lng_clause(origin.lng, dlng)})"
+        )
+    return " OR ".join(strips)
+
+
+def _edge(k: int) -> float:
+    t = -1 + 2 * k / STRIPS
+    return math.copysign(math.sqrt(abs(t)), t)
+
+
+def _lng_clause(lng: float, dlng: float) -> str:
+    """`` AND`` the longitudes within ``dlng`` of ``lng``, across the antimeridian if need be."""
+    return "" if dlng >= 180.0 else _lng_range(lng - dlng, lng + dlng)
+
+
+def _lng_range(west: float, east: float) -> str:
+    """`` AND`` the longitudes from ``west`` to ``east`` (which may run past ±180)."""
+    if east - west >= 360.0:
+        return ""
+    if west < -180.0:
+        return f" AND (lng >= {_fmt(west + 360)} OR lng <= {_fmt(east)})"
+    if east > 180.0:
+        return f" AND (lng >= {_fmt(west)} OR lng <= {_fmt(east - 360)})"
+    return f" AND lng >= {_fmt(west)} AND lng <= {_fmt(east)}"
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.7f}"  # never exponent notation; 1e-7° is about a centimetre
 
 
 async def search(
@@ -50,7 +116,7 @@ async def search(
     summary_body: dict[str, Any] = {
         "q": query.q or "",
         "limit": 0,
-        "filter": [*clauses, box_clause(origin, radius_m)],
+        "filter": [*clauses, region_clause(origin, radius_m)],
     }
     if query.sort == "relevance":
         # The engine's own order: the count, the facets and the page come in one answer.
@@ -96,28 +162,112 @@ async def nearest_points(
     total: int,
 ) -> list[tuple[float, str]]:
     """(distance, id) of every match within the smallest circle (≤ radius) holding ``needed``
-    of them, ranked by (distance, id)."""
+    of them, ranked by (distance, id). Raises UnboundedQuery only when more matches than one
+    request may fetch share one point (a thousand sites at one address)."""
     if total == 0:
         return []
     cap = min(MAX_FETCH, max(1000, 4 * needed))
-    # Size the first circle from the density seen over the whole radius (a box holds 4/π of
-    # its circle): enough for the page with a margin, in one request most of the time.
+    # The first circle from the density seen over the whole radius: enough for the page with a
+    # margin, in one request most of the time.
     r = radius_m if total <= cap else radius_m * min(1.0, math.sqrt(2.5 * needed / total))
     r = max(r, min(radius_m, 500.0))
-    for _ in range(24):
-        result = await searcher.points(
-            {"q": q, "limit": cap, "filter": [*clauses, box_clause(origin, r)]}
-        )
-        if result.estimatedTotalHits > cap and len(result.hits) >= cap:
-            r *= 0.7 * math.sqrt(cap / result.estimatedTotalHits)  # too many: a smaller circle
+    known: list[tuple[float, str]] = []  # every match within lo
+    lo, hi = -1.0, math.inf  # below zero: a match at the origin itself is beyond lo
+    for _ in range(MAX_STEPS):
+        # What lies within lo comes again (fewer than ``needed``, a quarter of a request at
+        # most): cheaper than a "NOT inside lo" clause, which rectangles cannot make tight.
+        region = [*clauses, region_clause(origin, r)]
+        result = await searcher.points({"q": q, "limit": cap, "filter": region})
+        hits = result.hits
+        complete = len(hits) < cap or result.estimatedTotalHits <= len(hits)
+        if not complete and cap < result.estimatedTotalHits <= MAX_FETCH:
+            # One larger answer costs less than the requests that would find a smaller circle
+            # (a dense town on this one).
+            big = await searcher.points({"q": q, "limit": MAX_FETCH, "filter": region})
+            complete = len(big.hits) < MAX_FETCH
+            hits = big.hits if complete else hits
+        if not complete:
+            if r - lo > THIN_BAND * r:
+                hi = r  # too many to fetch: the circle holding the page is smaller
+                r = (lo + hi) / 2
+                continue
+            # A thin ring still holds too many for one request: fetch it tile by tile.
+            hits = await _tiled(searcher, q, region, bbox(origin, r), (origin, lo, r))
+        dists = distances_m(origin.lat, origin.lng, hits)
+        ring = [(d, p.id) for d, p in zip(dists, hits, strict=True) if lo < d <= r]
+        known += ring
+        if len(known) >= needed or r >= radius_m:
+            return sorted(known, key=lambda x: rank_key(x[0], x[1]))
+        if hi - r > THIN_BAND * hi:
+            lo, r = r, (r + hi) / 2
             continue
-        dists = distances_m(origin.lat, origin.lng, result.hits)
-        ranked = [(d, p.id) for d, p in zip(dists, result.hits, strict=True) if d <= r]
-        if len(ranked) >= needed or r >= radius_m:
-            return sorted(ranked, key=lambda x: rank_key(x[0], x[1]))
-        growth = math.sqrt(needed / max(len(ranked), 1)) * 1.3  # by the density seen
-        r = min(radius_m, r * max(2.0, growth))
-    raise EngineUnavailable("could not bound the query")  # pragma: no cover - defensive
+        # Beyond every circle that overflowed: grow to where the ring's density says the
+        # page ends (with a margin), or double where the ring was empty.
+        hi = math.inf
+        if ring:
+            density = len(ring) / (r * r - lo * lo)
+            lo, r = r, math.sqrt(r * r + 1.3 * (needed - len(known)) / density)
+        else:
+            lo, r = r, r * 2
+        r = min(radius_m, r)
+    raise UnboundedQuery("the nearest matches could not be bounded")  # pragma: no cover
+
+
+async def _tiled(
+    searcher: MeiliSearcher,
+    q: str,
+    filters: list[str],
+    box: tuple[float, float, float, float],
+    ring: tuple[Origin, float, float],
+) -> list[EnginePoint]:
+    """Every match of ``filters`` in ``box`` (south, north, west, east; longitudes may run past
+    ±180), quartering any tile that holds more than one request may fetch. Tiles that lie
+    wholly outside the ring (origin, inner radius, outer radius) are not asked for."""
+    south, north, west, east = box
+    origin, inner_m, outer_m = ring
+    near, far = _tile_extent(origin, box)
+    if near > outer_m * 1.01 + 10 or far < inner_m * 0.99 - 10:
+        return []
+    tile = [*filters, f"lat >= {_fmt(south)} AND lat <= {_fmt(north)}{_lng_range(west, east)}"]
+    result = await searcher.points({"q": q, "limit": MAX_FETCH, "filter": tile})
+    if len(result.hits) < MAX_FETCH or result.estimatedTotalHits <= len(result.hits):
+        return list(result.hits)
+    if north - south < MIN_TILE_DEG and east - west < MIN_TILE_DEG:
+        raise UnboundedQuery(f"more than {MAX_FETCH} matches at one point")
+    mid_lat, mid_lng = (south + north) / 2, (west + east) / 2
+    found: list[EnginePoint] = []
+    for quarter in (
+        (south, mid_lat, west, mid_lng),
+        (south, mid_lat, mid_lng, east),
+        (mid_lat, north, west, mid_lng),
+        (mid_lat, north, mid_lng, east),
+    ):
+        # Tile edges are shared: a point on one is in two tiles, and kept once.
+        found += await _tiled(searcher, q, filters, quarter, ring)
+    return list({p.id: p for p in found}.values())
+
+
+def _tile_extent(origin: Origin, box: tuple[float, float, float, float]) -> tuple[float, float]:
+    """The nearest and farthest distance (m, spherical) from ``origin`` to a tile; the callers'
+    margins cover the sphere's error against the ellipsoid (< 0.5%)."""
+    south, north, west, east = box
+    lng = origin.lng
+    if not west <= lng <= east:  # the tile may be written past ±180
+        lng = min((lng - 360, lng, lng + 360), key=lambda x: min(abs(x - west), abs(x - east)))
+    nearest_lat = min(max(origin.lat, south), north)
+    nearest_lng = min(max(lng, west), east)
+    corners = [(a, b) for a in (south, north) for b in (west, east)]
+    far = max(_haversine(origin.lat, lng, a, b) for a, b in corners)
+    return _haversine(origin.lat, lng, nearest_lat, nearest_lng), far
+
+
+def _haversine(lat0: float, lng0: float, lat1: float, lng1: float) -> float:
+    p0, p1 = math.radians(lat0), math.radians(lat1)
+    h = (
+        math.sin((p1 - p0) / 2) ** 2
+        + math.cos(p0) * math.cos(p1) * math.sin(math.radians(lng1 - lng0) / 2) ** 2
+    )
+    return 2 * 6_371_008.8 * math.asin(min(1.0, math.sqrt(h)))
 
 
 async def _documents(searcher: MeiliSearcher, ids: list[str]) -> dict[str, SiteDocument]:

@@ -4,6 +4,7 @@ away, the database (``fallback``). Both take the same context and give the same 
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import msgspec
@@ -17,12 +18,14 @@ from directory.networks import service as networks
 from directory.searching.fallback import search_database
 from directory.services import Services
 from search import nearest
-from search.errors import EngineUnavailable
+from search.errors import EngineUnavailable, UnboundedQuery
 from search.geocode import Gazetteer
 from search.query import Cursor, CursorError, Origin, SearchContext, SearchQuery
 from search.results import SearchResponse
 
 __all__ = ["own_networks", "parse", "resolve", "run"]
+
+log = logging.getLogger("atelier.search")
 
 
 def parse(params: dict[str, Any], catalogue: Catalogue) -> SearchQuery:
@@ -99,6 +102,9 @@ async def run(
             return await nearest.search(services.searcher, ctx, services.catalogue), "index"
         except EngineUnavailable:
             pass  # answer from the record instead: slower, never wrong
+        except UnboundedQuery as err:
+            # The index is healthy; this one query cannot be paged by region.
+            log.info("search answered from the database", extra={"reason": str(err)})
     # The record is read with blocking calls: off the event loop.
     answer = await to_thread.run_sync(search_database, services.sessions, ctx, services.catalogue)
     return answer, "database"
