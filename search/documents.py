@@ -19,6 +19,7 @@ import opening_hours
 
 from certifications.catalogue import Catalogue
 from certifications.competences import Holding
+from search import hours
 
 __all__ = [
     "FAR",
@@ -230,7 +231,42 @@ def week_hours(expression: str | None) -> dict[str, int]:
     """
     if not expression:
         return {}
-    oh = opening_hours.OpeningHours(expression)
+    try:
+        weekly = hours.week(expression)
+    except hours.HoursError:
+        weekly = None  # refused by validation today; an older stored value is read as before
+    days = _library_days(expression) if weekly is None else _days(weekly)
+    result: dict[str, int] = {}
+    for day, spans in enumerate(days):
+        while len(spans) > MAX_INTERVALS:  # close the shortest gap: rare, and never loses open time
+            gap = min(range(len(spans) - 1), key=lambda i: spans[i + 1][0] - spans[i][1])
+            spans[gap : gap + 2] = [[spans[gap][0], spans[gap + 1][1]]]
+        for i, (begin_min, end_min) in enumerate(spans):
+            result[f"d{day}s{i}"] = begin_min
+            result[f"d{day}e{i}"] = end_min
+    return result
+
+
+def _days(weekly: bytearray) -> list[list[list[int]]]:
+    """Each day's open spans [start, end) in minutes, from a week of open minutes."""
+    days: list[list[list[int]]] = [[] for _ in range(7)]
+    for day in range(7):
+        base, minute = day * 1440, 0
+        while minute < 1440:
+            if weekly[base + minute]:
+                end = minute
+                while end < 1440 and weekly[base + end]:
+                    end += 1
+                days[day].append([minute, end])
+                minute = end
+            else:
+                minute += 1
+    return days
+
+
+def _library_days(expression: str) -> list[list[list[int]]]:
+    """Each day's open spans, read by the opening-hours library (values beyond a plain week)."""
+    oh = opening_hours.OpeningHours(hours.normalise(expression))
     start = _REFERENCE_MONDAY
     days: list[list[list[int]]] = [[] for _ in range(7)]
     for begin, end, state, _comment in oh.intervals(start, start + timedelta(days=7)):
@@ -252,15 +288,7 @@ def week_hours(expression: str | None) -> dict[str, int]:
             else:
                 spans.append([minute, stop - day * 1440])
             first = stop
-    hours: dict[str, int] = {}
-    for day, spans in enumerate(days):
-        while len(spans) > MAX_INTERVALS:  # close the shortest gap: rare, and never loses open time
-            gap = min(range(len(spans) - 1), key=lambda i: spans[i + 1][0] - spans[i][1])
-            spans[gap : gap + 2] = [[spans[gap][0], spans[gap + 1][1]]]
-        for i, (begin_min, end_min) in enumerate(spans):
-            hours[f"d{day}s{i}"] = begin_min
-            hours[f"d{day}e{i}"] = end_min
-    return hours
+    return days
 
 
 MAX_INTERVALS = 4

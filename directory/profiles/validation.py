@@ -18,6 +18,7 @@ import pycountry
 
 from directory.errors import FieldError
 from directory.profiles.overseas import territory_of
+from search import hours
 
 __all__ = [
     "check_country",
@@ -92,15 +93,57 @@ def normalise_phone(
 
 
 def check_opening_hours(expression: str | None, pointer: str) -> list[FieldError]:
+    """Accepted as the reference (opening_hours.js) accepts it: a weekly value read by
+    search.hours, anything else by the opening-hours library, after the checks of dates that
+    library lets through (31 June, inverted ranges, degenerate periods)."""
     if expression is None:
         return []
     try:
-        opening_hours.OpeningHours(expression)
+        if hours.week(expression) is not None:
+            return []
+    except hours.HoursError as err:
+        return [FieldError(pointer, f"invalid OpenStreetMap opening_hours: {err}")]
+    problem = calendar_problem(expression)
+    if problem is not None:
+        return [FieldError(pointer, f"invalid OpenStreetMap opening_hours: {problem}")]
+    try:
+        opening_hours.OpeningHours(hours.normalise(expression))
     except Exception as err:  # the parser raises its own (untyped) ParserError
         first_line = str(err).strip().splitlines()
         detail = " ".join(line.strip() for line in first_line[:1] + first_line[-1:])
         return [FieldError(pointer, f"invalid OpenStreetMap opening_hours: {detail}")]
     return []
+
+
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_MONTH_DAYS = dict(zip(_MONTHS, (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31), strict=True))
+_MONTH_DAY = re.compile(r"\b(" + "|".join(_MONTHS) + r")\s+(\d{1,2})(?:\s*-\s*(\d{1,2}))?\b(?!:)")
+_WEEK_PERIOD = re.compile(r"\bweek\s*(\d{1,2})-(\d{1,2})/(\d{1,2})")
+_YEARS = re.compile(r"(?<![\d:])(\d{4})-(\d{4})(?![\d:])")
+_TIME_PERIOD = re.compile(r"\d{1,2}:\d{2}-\d{1,2}:\d{2}/\d")
+
+
+def calendar_problem(expression: str) -> str | None:
+    """What the reference refuses in dates and periods and the opening-hours library accepts."""
+    for match in _MONTH_DAY.finditer(expression):
+        month, first, last = match.group(1), int(match.group(2)), match.group(3)
+        for day in (first, int(last) if last else first):
+            if not 1 <= day <= _MONTH_DAYS[month]:
+                return f"{match.group(0)}: {month} has {_MONTH_DAYS[month]} days at most"
+        if last and int(last) < first:
+            return f"{match.group(0)}: a range of days runs forward (from the earlier day)"
+    for match in _WEEK_PERIOD.finditer(expression):
+        if int(match.group(3)) > 26:
+            return (
+                f"{match.group(0)}: a period of more than 26 weeks applies once a year; "
+                "name the week instead"
+            )
+    for match in _YEARS.finditer(expression):
+        if int(match.group(2)) <= int(match.group(1)):
+            return f"{match.group(0)}: a range of years runs forward and spans two at least"
+    if _TIME_PERIOD.search(expression):
+        return "a repeating time (…/period) is a point in time, not opening hours"
+    return None
 
 
 @cache
