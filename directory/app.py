@@ -16,6 +16,7 @@ from litestar.openapi import OpenAPIConfig
 from sqlalchemy import Engine
 
 from certifications.catalogue import Catalogue, default_catalogue
+from certifications.jobs import load_jobs
 from directory.accounts import routes as account_routes
 from directory.db import make_engine, transaction
 from directory.errors import exception_handlers
@@ -172,6 +173,7 @@ def create_app(
         sessions=make_sessionmaker(engine),
         # Loaded and checked whole here: a broken catalogue stops the service at start-up.
         catalogue=catalogue or default_catalogue(),
+        jobs=load_jobs(catalogue=catalogue or default_catalogue()),
         geocoder=geocoder or make_geocoder(settings.geocoder, settings.geocoder_user_agent),
         gazetteer=default_gazetteer(),
         mailer=FolderMailer(settings.data_dir / "mail"),

@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from certifications.catalogue import Catalogue
+from certifications.jobs import Jobs
 from directory.gate.ratelimit import Limiter
 from directory.mail import Mailer
 from directory.settings import Settings
@@ -26,6 +27,7 @@ class Services:
     engine: Engine
     sessions: sessionmaker[Session]
     catalogue: Catalogue
+    jobs: Jobs  # repair jobs in plain words, checked against the catalogue
     geocoder: Geocoder  # addresses of sites (may be a web service)
     gazetteer: Gazetteer  # places typed by a person in a search (always offline)
     mailer: Mailer

@@ -12,8 +12,10 @@ the base: "69421 LYON CEDEX 03" is found as Lyon within the postcode's départem
 
 from __future__ import annotations
 
+import bisect
 import csv
 import logging
+import math
 import re
 import threading
 import unicodedata
@@ -24,7 +26,6 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 import msgspec
-from geopy.distance import geodesic
 
 __all__ = [
     "GeoPoint",
@@ -37,6 +38,7 @@ __all__ = [
 
 log = logging.getLogger("atelier.geocode")
 DATA = Path(__file__).parent / "data" / "gazetteer"
+DEFAULT_COUNTRIES = ("FR", "BE", "LU", "MC", "CH", "DE", "GB")
 
 
 class GeoPoint(msgspec.Struct, frozen=True):
@@ -107,6 +109,7 @@ class Gazetteer:
             names[(country, normalise_name(name))].append(place)
         for places in self._by_postcode.values():
             places.sort(key=lambda p: p.now is not None)  # current communes first
+        self._localities: dict[tuple[str, str], GeoPoint | None] = {}
 
     @classmethod
     def from_files(cls, folder: Path = DATA) -> Gazetteer:
@@ -142,6 +145,13 @@ class Gazetteer:
 
     def locality(self, country: str, name: str, department: str | None = None) -> GeoPoint | None:
         key = (country, normalise_name(name))
+        if department is None:  # the common case, and the same answer every time: kept
+            if key not in self._localities:
+                self._localities[key] = self._locality(key, None)
+            return self._localities[key]
+        return self._locality(key, department)
+
+    def _locality(self, key: tuple[str, str], department: str | None) -> GeoPoint | None:
         places = self._by_name.get(key) or self._by_former_name.get(key, [])
         if department is not None:
             places = [p for p in places if _department(p.postcode) == department]
@@ -156,9 +166,7 @@ class Gazetteer:
         label = cluster.name.title() + (f" (now {cluster.now.title()})" if cluster.now else "")
         return GeoPoint(lat, lng, label, "gazetteer", "locality")
 
-    def place(
-        self, text: str, countries: tuple[str, ...] = ("FR", "BE", "LU", "MC", "CH", "DE", "GB")
-    ) -> GeoPoint | None:
+    def place(self, text: str, countries: tuple[str, ...] = DEFAULT_COUNTRIES) -> GeoPoint | None:
         """A place typed by a person: "69003", "Lyon", "69003 Lyon", "Lyon, FR", "BE 1000"."""
         words = text.replace(",", " ").split()
         wanted = [
@@ -180,6 +188,71 @@ class Gazetteer:
                     return msgspec.structs.replace(point, label=label)
         return None
 
+    def suggest(
+        self, text: str, limit: int = 8, countries: tuple[str, ...] = DEFAULT_COUNTRIES
+    ) -> list[tuple[GeoPoint, str | None, str]]:
+        """Places whose name (or postcode, when ``text`` starts with a digit) starts with what a
+        person has typed so far: (point, postcode, country), the exact name first, then current
+        communes before former ones, larger places (more postcode rows) first."""
+        wanted = [c for c in countries if c in self._countries()]
+        if text.strip()[:1].isdigit():
+            prefix = text.upper().replace(" ", "")
+            found: list[tuple[GeoPoint, str | None, str]] = []
+            for country, code in self._prefixed(self._postcode_keys(), prefix, wanted, limit):
+                place = self._by_postcode[(country, code)][0]
+                label = f"{code} {place.name.title()}"
+                found.append(
+                    (GeoPoint(place.lat, place.lng, label, "gazetteer", "postcode"), code, country)
+                )
+            return found
+        key = normalise_name(text)
+        if not key:
+            return []
+        ranked: list[tuple[tuple[bool, bool, int, int, str], str, str, list[_Place]]] = []
+        for country, name in self._prefixed(self._name_keys(), key, wanted, None):
+            current = self._by_name.get((country, name), [])
+            places = current or self._by_former_name.get((country, name), [])
+            rank = (name != key, not current, -len(places), wanted.index(country), name)
+            ranked.append((rank, country, name, places))
+        ranked.sort(key=lambda r: r[0])
+        named: list[tuple[GeoPoint, str | None, str]] = []
+        for _, country, name, places in ranked[:limit]:
+            point = self.locality(country, name)
+            if point is not None:
+                named.append((point, min(p.postcode for p in places) or None, country))
+        return named
+
+    @cache  # noqa: B019 - one gazetteer a process, kept for its life
+    def _countries(self) -> frozenset[str]:
+        return frozenset(c for c, _ in self._by_postcode)
+
+    @cache  # noqa: B019
+    def _name_keys(self) -> list[tuple[str, str]]:
+        """(normalised name, country), sorted: a prefix is a contiguous run."""
+        return sorted({(n, c) for c, n in [*self._by_name, *self._by_former_name]})
+
+    @cache  # noqa: B019
+    def _postcode_keys(self) -> list[tuple[str, str]]:
+        return sorted({(code, c) for c, code in self._by_postcode})
+
+    @staticmethod
+    def _prefixed(
+        keys: list[tuple[str, str]], prefix: str, countries: list[str], limit: int | None
+    ) -> list[tuple[str, str]]:
+        """(country, key) of the keys starting with ``prefix``, in countries' order of preference
+        for postcodes (``limit`` of them), all of them for names (ranked by the caller)."""
+        start = bisect.bisect_left(keys, (prefix, ""))
+        out = []
+        for key, country in keys[start:]:
+            if not key.startswith(prefix):
+                break
+            if country in countries:
+                out.append((country, key))
+        if limit is not None:
+            out.sort(key=lambda x: (countries.index(x[0]), x[1]))
+            out = out[:limit]
+        return out
+
     def places(self, country: str) -> list[tuple[str, str, float, float]]:
         """Every (postcode, name, lat, lng) of a country, for demo data and benchmarks."""
         return [
@@ -195,7 +268,12 @@ def _same_place(a: str, b: str) -> bool:
 
 
 def _km(a: _Place, b: _Place) -> float:
-    return float(geodesic((a.lat, a.lng), (b.lat, b.lng)).km)
+    """Equirectangular distance: within a few tenths of a percent of the geodesic at the 30 km
+    that clustering asks about, and ~100× cheaper. The geodesic made `place=Berlin` (190
+    postcodes, every pair compared) take 7 s a search."""
+    x = math.radians(b.lng - a.lng) * math.cos(math.radians((a.lat + b.lat) / 2))
+    y = math.radians(b.lat - a.lat)
+    return 6371.0088 * math.hypot(x, y)
 
 
 def _read_laposte(folder: Path) -> list[Row]:

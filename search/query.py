@@ -55,6 +55,7 @@ class SearchQuery(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     place: Annotated[str, Meta(min_length=1, max_length=120)] | None = None
     radius_km: Annotated[float, Meta(gt=0, le=MAX_RADIUS_KM)] = 25.0
     competence: Annotated[list[SchemeId], Few] = []
+    job: Annotated[list[Slug], Few] = []  # repair jobs (certifications/jobs.toml), each any of
     domain: Annotated[list[Slug], Few] = []
     brand: Annotated[list[Slug], Few] = []
     vehicle: Annotated[list[Literal["car", "van", "truck", "motorcycle", "bus"]], Few] = []
@@ -142,6 +143,10 @@ def build_filter(
         clauses.append(
             "(" + " OR ".join(_holds(s, at, query.include_declared) for s in schemes) + ")"
         )
+    for group in ctx.any_of:
+        clauses.append(
+            "(" + " OR ".join(_holds(s, at, query.include_declared) for s in group) + ")"
+        )
     for field, values in (
         ("brands", query.brand),
         ("vehicles", query.vehicle),
@@ -217,3 +222,6 @@ class SearchContext(msgspec.Struct, frozen=True, kw_only=True):
     open_at: datetime | None
     now: datetime
     own: frozenset[str] = frozenset()  # the caller's private networks
+    # Groups of schemes a site must hold one of each (a job's competences), resolved from
+    # ``query.job`` against the jobs list.
+    any_of: tuple[tuple[str, ...], ...] = ()

@@ -117,6 +117,9 @@ def matches(doc: SiteDocument, ctx: SearchContext, catalogue: Catalogue) -> bool
         schemes = [s.id for s in catalogue.schemes.values() if s.domain == domain]
         if not any(_holds(doc, s, at, query.include_declared) for s in schemes):
             return False
+    for group in ctx.any_of:
+        if not any(_holds(doc, s, at, query.include_declared) for s in group):
+            return False
     wanted_brands = set(query.brand) | {"all"} if query.brand else set()
     for values, have in (
         (wanted_brands, doc.brands),
@@ -161,6 +164,8 @@ def item(doc: SiteDocument, dist: float, ctx: SearchContext, catalogue: Catalogu
     asked = set(query.competence)
     for domain in query.domain:
         asked |= {s.id for s in catalogue.schemes.values() if s.domain == domain}
+    for group in ctx.any_of:
+        asked |= set(group)
     issuers = {d.scheme: d.issuer for d in doc.details}
     by_key = _keys(catalogue)
     matched = []

@@ -36,6 +36,7 @@ async def search(
     place: Annotated[str | None, QueryParameter(max_length=120, pattern=QUERY_TEXT)] = None,
     radius_km: FromQuery[float] = 25.0,
     competence: Many = None,
+    job: Many = None,
     domain: Many = None,
     brand: Many = None,
     vehicle: Many = None,
@@ -60,6 +61,7 @@ async def search(
             "place": place,
             "radius_km": radius_km,
             "competence": competence,
+            "job": job,
             "domain": domain,
             "brand": brand,
             "vehicle": vehicle,
@@ -79,7 +81,7 @@ async def search(
         if v is not None
     }
     del open_at, valid_at  # re-read raw, so an instant without an offset is an error, not UTC
-    query = parse(params, app_services.catalogue)
+    query = parse(params, app_services.catalogue, app_services.jobs)
     answer, backend = await run(app_services, query, await own_networks(app_services, caller))
     SEARCHES.labels(backend).inc()
     return Response(answer, headers={"X-Search-Backend": backend})
@@ -109,11 +111,46 @@ async def search_batch(
                 raise InvalidInput(
                     "invalid search", errors=[FieldError("/query", "a search is a JSON object")]
                 )
-            answer, _ = await run(app_services, parse(params, app_services.catalogue), own)
+            answer, _ = await run(
+                app_services, parse(params, app_services.catalogue, app_services.jobs), own
+            )
             results.append(answer)
         except InvalidInput as err:
             results.append(problem_body(err))
     return {"results": results}
 
 
-route_handlers: list[Any] = [search, search_batch]
+class Place(msgspec.Struct, kw_only=True):
+    label: str
+    postcode: str | None
+    country: str
+    lat: float
+    lng: float
+
+
+class PlaceList(msgspec.Struct, kw_only=True):
+    items: list[Place]
+
+
+@get(
+    "/v1/places",
+    tags=["search"],
+    sync_to_thread=False,
+    description="Places whose name or postcode starts with q, from the offline gazetteer "
+    "(suggestions as a person types a place to search from).",
+)
+def places(
+    app_services: Deps,
+    q: Annotated[str, QueryParameter(min_length=2, max_length=120, pattern=QUERY_TEXT)],
+    limit: Annotated[int, QueryParameter(ge=1, le=20)] = 8,
+) -> PlaceList:
+    found = app_services.gazetteer.suggest(q, limit)
+    return PlaceList(
+        items=[
+            Place(label=p.label, postcode=code, country=country, lat=p.lat, lng=p.lng)
+            for p, code, country in found
+        ]
+    )
+
+
+route_handlers: list[Any] = [search, search_batch, places]

@@ -11,6 +11,7 @@ import msgspec
 from anyio import to_thread
 
 from certifications.catalogue import Catalogue
+from certifications.jobs import Jobs
 from directory.db import transaction, utcnow
 from directory.errors import FieldError, InvalidInput
 from directory.gate.auth import Principal
@@ -28,7 +29,7 @@ __all__ = ["own_networks", "parse", "resolve", "run"]
 log = logging.getLogger("atelier.search")
 
 
-def parse(params: dict[str, Any], catalogue: Catalogue) -> SearchQuery:
+def parse(params: dict[str, Any], catalogue: Catalogue, jobs: Jobs) -> SearchQuery:
     """Query parameters (or a batch entry) to a checked SearchQuery; every problem a pointer."""
     try:
         query = msgspec.convert(params, SearchQuery, strict=False)
@@ -39,6 +40,11 @@ def parse(params: dict[str, Any], catalogue: Catalogue) -> SearchQuery:
             "invalid search", errors=[FieldError(f"/query/{field}" if field else "/query", text)]
         ) from err
     problems = query.problems(catalogue)
+    problems += [
+        (f"/job/{i}", f"{job!r} is not a repair job (GET /v1/jobs lists them)")
+        for i, job in enumerate(query.job)
+        if jobs.get(job) is None
+    ]
     if problems:
         raise InvalidInput(
             "invalid search",
@@ -47,7 +53,9 @@ def parse(params: dict[str, Any], catalogue: Catalogue) -> SearchQuery:
     return query
 
 
-def resolve(query: SearchQuery, gazetteer: Gazetteer, own: frozenset[str]) -> SearchContext:
+def resolve(
+    query: SearchQuery, gazetteer: Gazetteer, own: frozenset[str], jobs: Jobs
+) -> SearchContext:
     """Where the search is from (a place read in the gazetteer, or the point given), where its
     page starts, and the instants it is read at."""
     now = utcnow()
@@ -77,6 +85,7 @@ def resolve(query: SearchQuery, gazetteer: Gazetteer, own: frozenset[str]) -> Se
         open_at=query.open_at or (now if query.open_now else None),
         now=now,
         own=own,
+        any_of=tuple(jobs.jobs[j].any_of for j in query.job if j in jobs.jobs),
     )
 
 
@@ -96,7 +105,7 @@ async def run(
     services: Services, query: SearchQuery, own: frozenset[str] = frozenset()
 ) -> tuple[SearchResponse, str]:
     """The answer, and which backend gave it. ``own``: the caller's private networks."""
-    ctx = resolve(query, services.gazetteer, own)
+    ctx = resolve(query, services.gazetteer, own, services.jobs)
     if services.searcher is not None:
         try:
             return await nearest.search(services.searcher, ctx, services.catalogue), "index"

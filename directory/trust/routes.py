@@ -22,6 +22,9 @@ from directory.trust.schemas import (
     ClaimOut,
     IssuerCreate,
     IssuerOut,
+    JobList,
+    JobOut,
+    SchemeNames,
     SchemeOut,
     TechnicianCreate,
     TechnicianOut,
@@ -93,6 +96,24 @@ async def competences(
         and (jurisdiction is None or jurisdiction.upper() in s.jurisdictions)
     ]
     return Catalogue(items=[msgspec.convert(s, SchemeOut, from_attributes=True) for s in items])
+
+
+@get("/v1/jobs", tags=["competences"])
+async def jobs(app_services: Deps) -> JobList:
+    """Repair jobs in plain words (an electric car's battery, a windscreen with a camera …), each
+    with the competences any one of which does it: what a person picks when they do not know
+    which scheme their car needs. Search with ``job=<id>``."""
+    return JobList(
+        items=[
+            JobOut(
+                id=j.id,
+                domain=j.domain,
+                name=SchemeNames(fr=j.name.fr, en=j.name.en),
+                competences=list(j.any_of),
+            )
+            for j in app_services.jobs
+        ]
+    )
 
 
 class IssuerController(Controller):
@@ -280,6 +301,7 @@ class TechnicianController(Controller):
 
 route_handlers: list[Any] = [
     competences,
+    jobs,
     IssuerController,
     AttestationController,
     SiteTrustController,

@@ -125,3 +125,16 @@ class SchemeOut(msgspec.Struct, kw_only=True):
     jurisdictions: list[str]
     issuer_kinds: list[str]
     basis: str
+
+
+class JobOut(msgspec.Struct, kw_only=True):
+    """A repair job in plain words, and the competences any one of which does it."""
+
+    id: str
+    domain: str
+    name: SchemeNames
+    competences: list[str]
+
+
+class JobList(msgspec.Struct, kw_only=True):
+    items: list[JobOut]

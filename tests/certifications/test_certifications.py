@@ -404,3 +404,33 @@ def test_both_names_of_ed25519_are_accepted_and_the_header_cannot_choose_the_key
         forged = {"alg": "Ed25519", "kid": "trusted-1", **extra}
         token = _signed_with_header(claims(w), mine, forged)
         assert refusal(sessions, w, token) == "malformed", extra
+
+
+_JOB = '[[jobs]]\nid = "x"\ndomain = "adas"\nname = {fr = "a", en = "b"}\n'
+_DIAG = 'any_of = ["diag.multibrand"]\n'
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (_JOB + 'any_of = ["no.such"]\n', "unknown schemes: no.such"),
+        (_JOB + _DIAG + _JOB + _DIAG, "defined twice"),
+        (_JOB + _DIAG + "colour = 1\n", "colour"),
+        (_JOB.replace(', en = "b"', "") + _DIAG, "en"),
+    ],
+)
+def test_a_broken_jobs_list_is_refused_with_a_clear_message(tmp_path, text, message) -> None:
+    from certifications.jobs import load_jobs
+
+    path = tmp_path / "jobs.toml"
+    path.write_text(text)
+    with pytest.raises(CatalogueError, match=message):
+        load_jobs(path)
+
+
+def test_the_shipped_jobs_name_real_schemes_in_both_languages() -> None:
+    from certifications.jobs import default_jobs
+
+    jobs = list(default_jobs())
+    assert len(jobs) >= 7 and {j.domain for j in jobs} >= {"ev-high-voltage", "adas", "diagnostics"}
+    assert all(j.name.fr != j.name.en for j in jobs)
