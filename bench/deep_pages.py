@@ -1,0 +1,123 @@
+"""Deep pages of a wide search over an uneven spread, on the engine: every page of a 150 km
+search around a point whose centre is empty, with a dense town at the edge of the circle and
+another in the corner of its box (the shape that used to send page 3 onwards to the database).
+For each depth: engine requests and time to find the page's points, against one request that
+fetches every match of the radius at once (what a caller would do with no paging at all).
+
+    .venv/bin/python bench/deep_pages.py --towns 4000
+
+Writes bench/results/deep_pages.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from geopy.distance import geodesic  # noqa: E402
+
+from search import nearest  # noqa: E402
+from search.documents import SiteDocument  # noqa: E402
+from search.engine import MeiliProcess  # noqa: E402
+from search.index import INDEX, IndexWriter, ensure_keys, ensure_settings  # noqa: E402
+from search.query import Origin  # noqa: E402
+from search.searcher import MeiliSearcher  # noqa: E402
+
+ORIGIN = Origin(lat=45.0, lng=5.0, label="origin", source="point")
+RADIUS_M = 150_000.0
+
+
+def _doc(i: int, lat: float, lng: float) -> SiteDocument:
+    return SiteDocument(
+        id=f"st_{i:07d}", v=1, name=f"G{i}", organisation="org", kind="independent",
+        street=None, postcode=None, city="X", country="FR", lat=lat, lng=lng, status="active",
+        tz="Europe/Paris", opening_hours=None, oh={}, brands=[], vehicles=[], powertrains=[],
+        services=[], languages=[], networks=[], competences=[], domains=[], comp={}, details=[],
+    )  # fmt: skip
+
+
+def _around(rng: random.Random, km: float, bearing: float, spread: float) -> tuple[float, float]:
+    p = geodesic(kilometers=km).destination((ORIGIN.lat, ORIGIN.lng), bearing)
+    q = geodesic(kilometers=rng.uniform(0, spread)).destination(
+        (p.latitude, p.longitude), rng.uniform(0, 360)
+    )
+    return q.latitude, q.longitude
+
+
+async def measure(url: str, key: str, total: int, depths: list[int]) -> list[dict[str, float]]:
+    searcher = MeiliSearcher(url, key)
+    calls = 0
+    points = searcher.points
+
+    async def counted(body):  # type: ignore[no-untyped-def]
+        nonlocal calls
+        calls += 1
+        return await points(body)
+
+    searcher.points = counted  # type: ignore[method-assign]
+    rows = []
+    try:
+        for needed in depths:
+            times, counts = [], []
+            for _ in range(5):
+                calls = 0
+                started = time.perf_counter()
+                await nearest.nearest_points(
+                    searcher, "", ['status = "active"'], ORIGIN, RADIUS_M, needed, total
+                )
+                times.append((time.perf_counter() - started) * 1000)
+                counts.append(calls)
+            started = time.perf_counter()
+            whole = await points(
+                {
+                    "q": "",
+                    "limit": nearest.MAX_FETCH,
+                    "filter": [nearest.region_clause(ORIGIN, RADIUS_M)],
+                }
+            )
+            everything_ms = (time.perf_counter() - started) * 1000
+            rows.append(
+                {
+                    "page_ends_at": needed - 1,
+                    "requests": statistics.median(counts),
+                    "ms_p50": round(statistics.median(times), 1),
+                    "one_request_for_all_ms": round(everything_ms, 1),
+                    "all_matches": len(whole.hits),
+                }
+            )
+            print(rows[-1])
+    finally:
+        await searcher.close()
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--towns", type=int, default=4000, help="sites in each dense town")
+    args = parser.parse_args()
+    rng = random.Random(7)
+    spots = [_around(rng, rng.uniform(20, 140), rng.uniform(0, 360), 0) for _ in range(400)]
+    spots += [_around(rng, 141, 45, 3) for _ in range(args.towns)]  # at the circle's edge
+    spots += [_around(rng, 200, 225, 3) for _ in range(args.towns)]  # in the box's corner
+    docs = [_doc(i, lat, lng) for i, (lat, lng) in enumerate(spots)]
+    with MeiliProcess(Path(tempfile.mkdtemp())) as meili:
+        keys = ensure_keys(meili.url, meili.master_key)
+        ensure_settings(meili.url, keys.write)
+        IndexWriter(meili.url, keys.write).apply(docs, [], INDEX)
+        depths = [21, 101, 201, 401, 1001, 2001, 4001]
+        rows = asyncio.run(measure(meili.url, keys.search, len(docs), depths))
+    out = Path(__file__).parent / "results" / "deep_pages.json"
+    out.write_text(json.dumps({"sites": len(docs), "towns": args.towns, "rows": rows}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
