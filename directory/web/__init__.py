@@ -1,0 +1,1 @@
+"""The drivers' web face: server-rendered pages on the same services as the API."""
