@@ -5,15 +5,19 @@ UV := .tools/bin/uv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := .venv
 
-.PHONY: run test setup lint clean
+.PHONY: run test setup lint clean browser
 
 run: setup
 	.venv/bin/atelier serve --demo
 
-test: setup
+test: setup browser
 	.venv/bin/pytest
 
 setup: .venv/.synced node_modules/.installed
+
+# The browser tests drive Debian's Chromium (Playwright's own download cannot work here).
+browser:
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq chromium >/dev/null; } || { echo "install Debian's chromium (apt-get install chromium) for the browser tests" >&2; exit 1; }
 
 lint: setup
 	.venv/bin/ruff check .

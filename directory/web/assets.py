@@ -14,7 +14,11 @@ from litestar.params import FromPath
 __all__ = ["FOLDER", "static", "url"]
 
 FOLDER = Path(__file__).with_name("static")
-_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
+_TYPES = {
+    ".css": "text/css; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".svg": "image/svg+xml",
+}
 
 
 @cache

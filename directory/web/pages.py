@@ -15,11 +15,13 @@ from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
+import msgspec
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from litestar import Response, get
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect
+from markupsafe import Markup
 
 from certifications.catalogue import Catalogue
 from directory.db import transaction, utcnow
@@ -224,9 +226,18 @@ def profile(
         competences=[
             (_scheme_name(app_services.catalogue, c.scheme, language), c) for c in out.competences
         ],
-        jsonld=site_jsonld(out),
+        jsonld=_script_json(site_jsonld(out)),
         canonical=str(request.base_url).rstrip("/") + canonical,
     )
+
+
+def _script_json(value: Any) -> Markup:
+    """JSON for a <script> data block: msgspec writes the dates; <, > and & are escaped so no
+    text in it can close the element."""
+    text = msgspec.json.encode(value).decode()
+    for char, escaped in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026")):
+        text = text.replace(char, escaped)
+    return Markup(text)  # noqa: S704 - escaped above
 
 
 def _week(expression: str | None, local: datetime) -> list[tuple[str, list[str]]]:

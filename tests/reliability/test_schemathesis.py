@@ -4,27 +4,13 @@ express are listed, each with its reason, in schemathesis.toml."""
 
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
-import sys
-import time
-from pathlib import Path
 
-import httpx
 import pytest
 
 from directory.db import transaction
 from directory.gate import keys
-
-ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.serving import BIN, ROOT, served
 
 
 @pytest.mark.parametrize("caller", ["anonymous", "administrator"])
@@ -39,33 +25,7 @@ def test_schemathesis_finds_nothing(
         with transaction(sessions) as session:
             _, secret = keys.create_key(session, "schemathesis", keys.SCOPES, None, None)
         auth = ["--header", f"Authorization: Bearer {secret}"]
-    port = _free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "ATELIER_DATA_DIR": str(tmp_path),
-        "ATELIER_PORT": str(port),
-        "MEILI_URL": meili.url,
-        "MEILI_SEARCH_KEY": meili_keys.search,
-        "MEILI_WRITE_KEY": meili_keys.write,
-        "ATELIER_SYNC": "external",
-        "ATELIER_LOG_LEVEL": "ERROR",
-        # A fuzzer sends thousands of requests a minute from one address.
-        "ATELIER_RATE_ANONYMOUS": "1000000",
-        "ATELIER_RATE_SEARCH_ANONYMOUS": "1000000",
-        "ATELIER_RATE_AUTHENTICATED": "1000000",
-        "ATELIER_RATE_AUTH": "1000000",
-    }
-    server = subprocess.Popen([str(BIN / "atelier"), "serve"], env=env, cwd=ROOT)  # noqa: S603
-    try:
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/health/live").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
+    with served(database_url, meili, meili_keys, tmp_path) as url:
         run = subprocess.run(  # noqa: S603
             [
                 str(BIN / "schemathesis"),
@@ -88,9 +48,6 @@ def test_schemathesis_finds_nothing(
             timeout=600,
             check=False,
         )
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
     summary = run.stdout[-3000:]
     failures = run.stdout.partition("= FAILURES =")[2].partition("= WARNINGS =")[0]
     print(summary[-700:])  # the counts, for `pytest -rP`

@@ -93,6 +93,14 @@ def test_a_profile_has_a_stable_url_structured_data_and_follows_renames(
     )
     assert data["@type"] == "AutoRepair" and data["name"] == "Garage Martin"
     assert "Lundi" in page.text and "08:00–18:00" in page.text
+    # A profile with an attested competence (dates in its structured data) and a name that
+    # could close the script element.
+    iss, key = _issuer(sessions, "eu.sermi.operator", kind="certification-body")
+    _attest(sessions, iss, key, site, "eu.sermi.operator")
+    attested = client.get(href.group(1), headers=FR)
+    assert attested.status_code == 200 and "SERMI" in attested.text
+    data = json.loads(re.search(r'ld\+json">(.*?)</script>', attested.text, re.S).group(1))
+    assert data["name"] == "Garage Martin"
     renamed = client.patch(
         f"/v1/sites/{site}",
         json={"name": "Garage Martin & Fils"},
