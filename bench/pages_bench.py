@@ -1,0 +1,91 @@
+"""The drivers' results page against the API search it wraps, on a real `atelier serve --demo`
+(SQLite, the managed Meilisearch): the same searches, interleaved, one client. Prints p50/p99 of
+each and the page's weight (HTML and its stylesheet; no map tiles).
+
+    .venv/bin/python bench/pages_bench.py --rounds 200
+
+Writes bench/results/pages_bench.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.serving import free_port  # noqa: E402
+
+SEARCHES = [
+    {"place": "Lyon", "radius_km": "25"},
+    {"place": "Paris", "radius_km": "10", "job": "diagnostics"},
+    {"place": "69003", "radius_km": "50", "job": "ev-battery"},
+]
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(p * len(ordered)))], 2)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=200)
+    args = parser.parse_args()
+    port = free_port()
+    data = Path(tempfile.mkdtemp())
+    env = {**os.environ, "ATELIER_DATA_DIR": str(data), "ATELIER_PORT": str(port)}
+    env |= {"ATELIER_LOG_LEVEL": "ERROR", "ATELIER_RATE_SEARCH_ANONYMOUS": "1000000"}
+    env |= {"ATELIER_RATE_ANONYMOUS": "1000000"}
+    server = subprocess.Popen([str(ROOT / ".venv/bin/atelier"), "serve", "--demo"], env=env)  # noqa: S603
+    url = f"http://127.0.0.1:{port}"
+    try:
+        with httpx.Client(base_url=url, timeout=30) as client:
+            deadline = time.monotonic() + 300
+            while time.monotonic() < deadline:  # the demo loads, then the index fills
+                try:
+                    reply = client.get("/v1/search", params=SEARCHES[0])
+                    if reply.headers.get("x-search-backend") == "index" and reply.json()["items"]:
+                        break
+                except httpx.HTTPError:
+                    pass
+                time.sleep(1)
+            time.sleep(20)  # let the index finish filling
+            page_ms: list[float] = []
+            api_ms: list[float] = []
+            for i in range(args.rounds):
+                params = SEARCHES[i % len(SEARCHES)]
+                for path, into in (("/", page_ms), ("/v1/search", api_ms)):
+                    started = time.perf_counter()
+                    reply = client.get(path, params=params)
+                    into.append((time.perf_counter() - started) * 1000)
+                    assert reply.status_code == 200, (path, reply.text[:200])
+            page = client.get("/", params=SEARCHES[0])
+            sheet = page.text.split('rel="stylesheet" href="')[1].split('"')[0]
+            weight = len(page.content) + len(client.get(sheet).content)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    result = {
+        "rounds": args.rounds,
+        "page_ms": {"p50": pct(page_ms, 0.5), "p99": pct(page_ms, 0.99)},
+        "api_ms": {"p50": pct(api_ms, 0.5), "p99": pct(api_ms, 0.99)},
+        "page_minus_api_p50_ms": round(statistics.median(page_ms) - statistics.median(api_ms), 2),
+        "page_weight_bytes": weight,
+    }
+    print(json.dumps(result, indent=1))
+    (ROOT / "bench" / "results" / "pages_bench.json").write_text(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()
