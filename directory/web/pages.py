@@ -121,6 +121,7 @@ async def home(request: AnyRequest, app_services: Deps) -> Response[str]:
         "job": params.get("job") or "",
         "radius_km": params.get("radius_km") or "25",
         "open_now": params.get("open_now") == "true",
+        "competence": params.get("competence") or "",  # from a competence's page
     }
     context: dict[str, Any] = {
         "form": form,
@@ -134,6 +135,8 @@ async def home(request: AnyRequest, app_services: Deps) -> Response[str]:
     query: dict[str, Any] = {"place": form["place"], "radius_km": form["radius_km"]}
     if form["job"]:
         query["job"] = [form["job"]]
+    if form["competence"]:
+        query["competence"] = [form["competence"]]
     if form["open_now"]:
         query["open_now"] = True
     if params.get("cursor"):
@@ -150,7 +153,7 @@ async def home(request: AnyRequest, app_services: Deps) -> Response[str]:
             "href": profile_path(item.id, item.name, item.address.city),
             "km": item.distance_m / 1000,
             "competences": [
-                (_scheme_name(app_services.catalogue, c.scheme, language), c.status)
+                (c.scheme, _scheme_name(app_services.catalogue, c.scheme, language), c.status)
                 for c in item.competences
             ],
         }
@@ -255,6 +258,32 @@ def _week(expression: str | None, local: datetime) -> list[tuple[str, list[str]]
     return days
 
 
+@get("/competences/{scheme_id:str}", include_in_schema=False)
+async def competence(
+    request: AnyRequest, app_services: Deps, scheme_id: FromPath[str]
+) -> Response[str]:
+    """What a scheme means for a driver: who issues it, how long it lasts, which lower levels
+    it brings, and a search for the workshops that hold it."""
+    language = choose(request.query_params.get("lang"), request.headers.get("accept-language"))
+    catalogue = app_services.catalogue
+    scheme = catalogue.get(scheme_id)
+    if scheme is None:
+        raise NotFoundException("no such competence")
+    implied = sorted(catalogue.implied_by(scheme.id) - {scheme.id})
+    jobs = [getattr(j.name, language) for j in app_services.jobs if scheme.id in j.any_of]
+    return _render(
+        request,
+        "competence.html",
+        language,
+        scheme=scheme,
+        name=getattr(scheme.name, language),
+        domain=translations(language).gettext(DOMAINS.get(scheme.domain, scheme.domain)),
+        implied=[(s, _scheme_name(catalogue, s, language)) for s in implied],
+        jobs=jobs,
+        years=None if scheme.default_validity_days is None else scheme.default_validity_days / 365,
+    )
+
+
 @get("/robots.txt", include_in_schema=False, media_type="text/plain")
 async def robots(request: AnyRequest) -> str:
     base = str(request.base_url).rstrip("/")
@@ -263,16 +292,18 @@ async def robots(request: AnyRequest) -> str:
 
 @get("/sitemap.xml", include_in_schema=False, sync_to_thread=True, media_type="application/xml")
 def sitemap(request: AnyRequest, app_services: Deps) -> str:
-    """Every active profile (the protocol's 50,000-URL limit: the first 50,000, by id)."""
+    """Every active profile and competence page (the protocol's limit is 50,000 URLs a file;
+    past it, an index of several files is still to be written)."""
     base = str(request.base_url).rstrip("/")
     with transaction(app_services.sessions) as session:
         rows = session.query(Site.id, Site.name, Site.city).filter(Site.status == "active")
         urls = [base + profile_path(i, n, c) for i, n, c in rows.order_by(Site.id).limit(50_000)]
-    body = "".join(f"<url><loc>{u}</loc></url>" for u in urls)
+    urls += [f"{base}/competences/{s}" for s in sorted(app_services.catalogue.schemes)]
+    body = "".join(f"<url><loc>{u}</loc></url>" for u in urls[:50_000])
     return (
         '<?xml version="1.0" encoding="UTF-8"?>'
         f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{body}</urlset>'
     )
 
 
-route_handlers: list[Any] = [home, profile, robots, sitemap, assets.static]
+route_handlers: list[Any] = [home, profile, competence, robots, sitemap, assets.static]

@@ -122,3 +122,37 @@ def test_search_engines_are_told_what_to_read(client, sessions, gazetteer) -> No
     sitemap = client.get("/sitemap.xml")
     assert sitemap.headers["content-type"].startswith("application/xml")
     assert f"/garages/lyon/garage-martin-{site}</loc>" in sitemap.text
+
+
+def test_every_word_on_the_pages_has_its_french() -> None:
+    """A msgid the French catalogue lacks would show in English on a French page."""
+    from pathlib import Path
+
+    from babel.messages.pofile import read_po
+
+    from directory.web import pages
+    from directory.web.i18n import translations
+
+    web = Path(pages.__file__).parent
+    sources = [p.read_text() for p in (web / "templates").glob("*.html")]
+    sources.append(Path(pages.__file__).read_text())
+    msgids = {m for text in sources for m in re.findall(r"_\(\s*[\"']([^\"']+)[\"']\s*\)", text)}
+    msgids |= set(pages.DOMAINS.values()) | set(pages.DAYS)
+    assert len(msgids) > 40
+    with (web / "locale" / "fr.po").open("rb") as fh:
+        catalog = read_po(fh, locale="fr")
+    missing = sorted(m for m in msgids if m not in catalog or not catalog[m].string)
+    assert missing == [], missing
+    assert translations("fr").gettext("Open now") == "Ouvert maintenant"
+
+
+def test_a_competence_page_says_what_it_means_and_leads_to_a_search(client) -> None:
+    page = client.get("/competences/fr.nfc18550.b2vl", headers=FR)
+    assert page.status_code == 200
+    assert "Elle couvre aussi" in page.text and "/competences/fr.nfc18550.b1vl" in page.text
+    assert 'name="competence" value="fr.nfc18550.b2vl"' in page.text
+    assert "Voiture électrique ou hybride" in page.text  # the jobs that need it
+    assert client.get("/competences/no.such").status_code == 404
+    search = client.get("/", params={"place": "Lyon", "competence": "fr.nfc18550.b2vl"})
+    assert search.status_code == 200 and 'value="fr.nfc18550.b2vl"' in search.text
+    assert "/competences/fr.nfc18550.b2vl</loc>" in client.get("/sitemap.xml").text
