@@ -52,6 +52,15 @@ DOMAINS = {
     "oem": "Carmaker networks",
     "electrical": "Electrical work",
 }
+ISSUER_KINDS = {
+    "employer": "the employer",
+    "training-body": "a training body",
+    "certification-body": "a certification body",
+    "carmaker": "a carmaker",
+    "insurer": "an insurer",
+    "network": "a repair network",
+    "authority": "a public authority",
+}
 DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 _env = Environment(
@@ -280,6 +289,7 @@ async def competence(
         domain=translations(language).gettext(DOMAINS.get(scheme.domain, scheme.domain)),
         implied=[(s, _scheme_name(catalogue, s, language)) for s in implied],
         jobs=jobs,
+        issuers=[translations(language).gettext(ISSUER_KINDS[k]) for k in scheme.issuer_kinds],
         years=None if scheme.default_validity_days is None else scheme.default_validity_days / 365,
     )
 

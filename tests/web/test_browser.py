@@ -1,7 +1,8 @@
 """The pages in a real browser (Playwright driving Debian's Chromium) against a real running
 service: search by place and by job with the keyboard alone, open a profile, switch language;
 no console error, no failed request; axe-core (pinned in package.json) finds no serious or
-critical violation; screenshots at phone and desktop widths under tests/artifacts/.
+critical violation on the search, results, error, competence and profile pages; screenshots
+at phone and desktop widths under tests/artifacts/.
 
 Alone: ``.venv/bin/pytest tests/web/test_browser.py``."""
 
@@ -101,9 +102,17 @@ def test_the_search_to_profile_flow_works_with_the_keyboard_alone(site_url) -> N
             # context that bypasses it runs the audit on the same pages.
             audit = browser.new_context(locale="fr-FR", bypass_csp=True).new_page()
             serious = {}
-            for path in ("/", "/?place=Lyon&job=keys-immobiliser", "/?place=Atlantis"):
+            for path in (
+                "/",
+                "/?place=Lyon&job=keys-immobiliser",
+                "/?place=Atlantis",
+                "/competences/fr.nfc18550.b2vl",
+            ):
                 audit.goto(site_url + path)
                 serious[path] = _axe(audit)
+            for label, (width, height) in SIZES.items():
+                audit.set_viewport_size({"width": width, "height": height})
+                audit.screenshot(path=str(ARTIFACTS / f"competence-{label}.png"), full_page=True)
             audit.goto(site_url + "/?place=Lyon")
             audit.locator("ol.results h3 a").first.click()
             audit.wait_for_selector("h1")

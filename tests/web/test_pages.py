@@ -137,7 +137,7 @@ def test_every_word_on_the_pages_has_its_french() -> None:
     sources = [p.read_text() for p in (web / "templates").glob("*.html")]
     sources.append(Path(pages.__file__).read_text())
     msgids = {m for text in sources for m in re.findall(r"_\(\s*[\"']([^\"']+)[\"']\s*\)", text)}
-    msgids |= set(pages.DOMAINS.values()) | set(pages.DAYS)
+    msgids |= set(pages.DOMAINS.values()) | set(pages.DAYS) | set(pages.ISSUER_KINDS.values())
     assert len(msgids) > 40
     with (web / "locale" / "fr.po").open("rb") as fh:
         catalog = read_po(fh, locale="fr")
@@ -152,6 +152,7 @@ def test_a_competence_page_says_what_it_means_and_leads_to_a_search(client) -> N
     assert "Elle couvre aussi" in page.text and "/competences/fr.nfc18550.b1vl" in page.text
     assert 'name="competence" value="fr.nfc18550.b2vl"' in page.text
     assert "Voiture électrique ou hybride" in page.text  # the jobs that need it
+    assert "un organisme de formation" in page.text and "training" not in page.text
     assert client.get("/competences/no.such").status_code == 404
     search = client.get("/", params={"place": "Lyon", "competence": "fr.nfc18550.b2vl"})
     assert search.status_code == 200 and 'value="fr.nfc18550.b2vl"' in search.text
