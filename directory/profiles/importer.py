@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -28,6 +27,15 @@ from directory.errors import DomainError, FieldError, InvalidInput
 from directory.models import Organisation, OrganisationIdentifier, Site
 from directory.profiles.schemas import OrganisationCreate, SiteCreate
 from directory.profiles.service import apply_site, validate_site
+from directory.profiles.sources import (
+    COLUMNS,
+    IDENTIFIER_COLUMNS,
+    LIST_COLUMNS,
+    RowError,
+    count_rows,
+    read_rows,
+    rows_from_records,
+)
 from directory.profiles.validation import check_identifier
 from search.geocode import Geocoder
 
@@ -36,37 +44,13 @@ __all__ = [
     "ImportReport",
     "LeftOut",
     "Rejection",
+    "count_rows",
     "import_file",
     "import_rows",
     "read_rows",
+    "rows_from_records",
 ]
 
-LIST_COLUMNS = ("brands", "vehicles", "powertrains", "services", "languages")
-IDENTIFIER_COLUMNS = ("siren", "siret", "vat", "company-number")
-COLUMNS = (
-    "external_id",
-    "organisation_external_id",
-    "organisation_legal_name",
-    "organisation_trade_name",
-    "organisation_kind",
-    *IDENTIFIER_COLUMNS,
-    "organisation_website",
-    "name",
-    "street",
-    "postcode",
-    "city",
-    "country",
-    "lat",
-    "lng",
-    "timezone",
-    "opening_hours",
-    "phone",
-    "email",
-    "website",
-    "booking_url",
-    *LIST_COLUMNS,
-    "status",
-)
 # Fields a site is whole without: a bad value is left out, not the row.
 OPTIONAL = frozenset(
     {"timezone", "opening_hours", "phone", "email", "website", "booking_url", *LIST_COLUMNS}
@@ -102,72 +86,6 @@ class ImportReport(msgspec.Struct):
             f"imported {self.imported}, updated {self.updated}, rejected {len(self.rejected)}"
             f" ({self.unchanged} unchanged); {len(self.left_out)} optional fields left out"
         )
-
-
-class RowError(ValueError):
-    pass
-
-
-# --- reading --------------------------------------------------------------------------------------
-
-
-def detect_format(path: Path) -> str:
-    suffix = path.suffix.lower()
-    if suffix in (".csv", ".tsv"):
-        return "csv"
-    if suffix in (".geojson", ".json"):
-        return "geojson"
-    if suffix in (".jsonl", ".ndjson"):
-        return "jsonl"
-    raise RowError(f"{path.name}: unknown format (use .csv, .geojson or .jsonl)")
-
-
-def read_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
-    """(row number, raw record or the reason it cannot be read), in file order."""
-    fmt = detect_format(path)
-    if fmt == "csv":
-        with path.open(encoding="utf-8-sig", newline="") as fh:
-            sample = fh.read(4096)
-            fh.seek(0)
-            delimiter = ";" if sample.count(";") > sample.count(",") else ","
-            reader = csv.DictReader(fh, delimiter=delimiter)
-            unknown = set(reader.fieldnames or ()) - set(COLUMNS)
-            if unknown:
-                raise RowError(f"unknown columns: {', '.join(sorted(unknown))}")
-            for i, rec in enumerate(reader, start=2):  # row 1 is the header
-                if None in rec:
-                    yield i, RowError("more cells than columns")
-                    continue
-                yield i, {k: v for k, v in rec.items() if v not in (None, "")}
-    elif fmt == "jsonl":
-        with path.open(encoding="utf-8") as fh:
-            for i, line in enumerate(fh, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    rec = json.loads(line)
-                except json.JSONDecodeError as err:
-                    yield i, RowError(f"not JSON: {err.msg}")
-                    continue
-                yield i, rec if isinstance(rec, dict) else RowError("a line must be a JSON object")
-    else:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-        if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
-            raise RowError("a GeoJSON file must hold one FeatureCollection")
-        for i, feature in enumerate(doc.get("features", []), start=1):
-            yield i, _from_feature(feature)
-
-
-def _from_feature(feature: Any) -> dict[str, Any] | RowError:
-    if not isinstance(feature, dict) or not isinstance(feature.get("properties"), dict):
-        return RowError("a feature needs an object of properties")
-    rec = dict(feature["properties"])
-    geometry = feature.get("geometry")
-    if geometry is not None:
-        if geometry.get("type") != "Point" or len(geometry.get("coordinates") or ()) < 2:
-            return RowError("geometry must be a Point")
-        rec["lng"], rec["lat"] = geometry["coordinates"][:2]  # GeoJSON order is lng, lat
-    return rec
 
 
 # --- one row --------------------------------------------------------------------------------------
@@ -500,23 +418,6 @@ def import_file(
 ) -> ImportReport:
     """Import one file; ``source`` defaults to the file's name without extension."""
     return import_rows(sessions, geocoder, read_rows(path), source or path.stem, on_rows=on_rows)
-
-
-def count_rows(path: Path) -> int:
-    """Rows to expect, for the progress bar (cheap: one pass over the bytes)."""
-    fmt = detect_format(path)
-    if fmt == "geojson":
-        doc = json.loads(path.read_text(encoding="utf-8"))
-        return len(doc.get("features", [])) if isinstance(doc, dict) else 0
-    with path.open("rb") as fh:
-        lines = sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 20), b""))
-    return max(lines - (1 if fmt == "csv" else 0), 0)
-
-
-def rows_from_records(
-    records: list[dict[str, Any]],
-) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
-    return ((i, r) for i, r in enumerate(records, start=1))
 
 
 def write_report(report: ImportReport, path: Path) -> None:

@@ -96,6 +96,9 @@ def test_the_search_to_profile_flow_works_with_the_keyboard_alone(site_url) -> N
             page.locator('a[hreflang="en"]').click()
             page.wait_for_selector('html[lang="en"]')
             assert "Opening hours" in page.content()
+            for label, (width, height) in SIZES.items():
+                page.set_viewport_size({"width": width, "height": height})
+                page.screenshot(path=str(ARTIFACTS / f"profile-en-{label}.png"), full_page=True)
             assert errors == [] and failed == [], (errors, failed)
 
             # axe-core is injected as a script, which the pages' policy refuses: a second
