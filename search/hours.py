@@ -75,9 +75,9 @@ def _rules(text: str) -> list[tuple[str, str]]:
     is a new selector after a time or a modifier (``Mo 10:00-12:00, Tu 14:00-16:00``); between
     weekdays or between time spans it is part of the rule."""
     rules: list[tuple[str, str]] = []
-    for i, part in enumerate(p.strip() for p in text.split(";")):
-        pieces = [x.strip() for x in part.split(",")]
-        current, separator = pieces[0], ";" if i else ";"
+    for part in text.split(";"):
+        pieces = [x.strip() for x in part.strip().split(",")]
+        current, separator = pieces[0], ";"
         for piece in pieces[1:]:
             tail = current.split()[-1].split(",")[-1].lower() if current.split() else ""
             ends_rule = bool(_SPAN.match(tail)) or tail in _MODIFIERS

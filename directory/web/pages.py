@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -227,7 +226,7 @@ def profile(
         query = request.url.query
         return Redirect(canonical + (f"?{query}" if query else ""), status_code=301)
     local = utcnow().astimezone(ZoneInfo(out.timezone))
-    week = _week(out.opening_hours, local)
+    week = _week(out.opening_hours)
     return _render(
         request,
         "profile.html",
@@ -252,7 +251,7 @@ def _script_json(value: Any) -> Markup:
     return Markup(text)  # noqa: S704 - escaped above
 
 
-def _week(expression: str | None, local: datetime) -> list[tuple[str, list[str]]]:
+def _week(expression: str | None) -> list[tuple[str, list[str]]]:
     """Each day's opening spans as text ("08:00–12:00"), Monday first."""
     hours = week_hours(expression)
     days = []
