@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import random
 import statistics
 import sys
 import tempfile
@@ -23,34 +22,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from geopy.distance import geodesic  # noqa: E402
 
 from search import nearest  # noqa: E402
-from search.documents import SiteDocument  # noqa: E402
 from search.engine import MeiliProcess  # noqa: E402
 from search.index import INDEX, IndexWriter, ensure_keys, ensure_settings  # noqa: E402
-from search.query import Origin  # noqa: E402
 from search.searcher import MeiliSearcher  # noqa: E402
-
-ORIGIN = Origin(lat=45.0, lng=5.0, label="origin", source="point")
-RADIUS_M = 150_000.0
-
-
-def _doc(i: int, lat: float, lng: float) -> SiteDocument:
-    return SiteDocument(
-        id=f"st_{i:07d}", v=1, name=f"G{i}", organisation="org", kind="independent",
-        street=None, postcode=None, city="X", country="FR", lat=lat, lng=lng, status="active",
-        tz="Europe/Paris", opening_hours=None, oh={}, brands=[], vehicles=[], powertrains=[],
-        services=[], languages=[], networks=[], competences=[], domains=[], comp={}, details=[],
-    )  # fmt: skip
-
-
-def _around(rng: random.Random, km: float, bearing: float, spread: float) -> tuple[float, float]:
-    p = geodesic(kilometers=km).destination((ORIGIN.lat, ORIGIN.lng), bearing)
-    q = geodesic(kilometers=rng.uniform(0, spread)).destination(
-        (p.latitude, p.longitude), rng.uniform(0, 360)
-    )
-    return q.latitude, q.longitude
+from tests.spreads import ORIGIN, RADIUS_M, uneven  # noqa: E402
 
 
 async def measure(url: str, key: str, total: int, depths: list[int]) -> list[dict[str, float]]:
@@ -104,11 +81,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--towns", type=int, default=4000, help="sites in each dense town")
     args = parser.parse_args()
-    rng = random.Random(7)
-    spots = [_around(rng, rng.uniform(20, 140), rng.uniform(0, 360), 0) for _ in range(400)]
-    spots += [_around(rng, 141, 45, 3) for _ in range(args.towns)]  # at the circle's edge
-    spots += [_around(rng, 200, 225, 3) for _ in range(args.towns)]  # in the box's corner
-    docs = [_doc(i, lat, lng) for i, (lat, lng) in enumerate(spots)]
+    docs = uneven(sparse=400, town=args.towns, seed=7)
     with MeiliProcess(Path(tempfile.mkdtemp())) as meili:
         keys = ensure_keys(meili.url, meili.master_key)
         ensure_settings(meili.url, keys.write)

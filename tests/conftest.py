@@ -168,6 +168,15 @@ def meili_keys(meili: MeiliProcess):  # type: ignore[no-untyped-def]
     return ensure_keys(meili.url, meili.master_key)
 
 
+def writer_for(proc: MeiliProcess):  # type: ignore[no-untyped-def]
+    """A test's own engine made ready (keys, settings) and the writer the sync worker uses."""
+    from search.index import IndexWriter, ensure_keys, ensure_settings
+
+    keys = ensure_keys(proc.url, proc.master_key)
+    ensure_settings(proc.url, keys.write)
+    return IndexWriter(proc.url, keys.write)
+
+
 @pytest.fixture()
 def index(meili: MeiliProcess, meili_keys):  # type: ignore[no-untyped-def]
     """An empty 'sites' index with our settings, and the writer the sync worker uses."""

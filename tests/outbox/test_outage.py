@@ -17,7 +17,8 @@ from directory.models import OutboxEvent, Site
 from directory.outbox import sync
 from directory.outbox.sync import MAX_ATTEMPTS, SyncWorker, list_parked, replay_parked
 from search.engine import MeiliProcess, is_healthy
-from search.index import INDEX, IndexWriter, ensure_keys, ensure_settings
+from search.index import INDEX, IndexWriter
+from tests.conftest import writer_for
 from tests.searching.test_search import add_site
 
 
@@ -58,9 +59,7 @@ def _rename_all(sessions: sessionmaker[Session], sites: list[str], suffix: str) 
 def test_the_managed_engine_is_restarted_when_it_dies(sessions, gazetteer, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     proc = MeiliProcess(tmp_path / "engine").start().supervise(poll_s=0.1)
     try:
-        keys = ensure_keys(proc.url, proc.master_key)
-        ensure_settings(proc.url, keys.write)
-        writer = IndexWriter(proc.url, keys.write)
+        writer = writer_for(proc)
         sites = [add_site(sessions, gazetteer, f"Site {i}", 45.7 + i / 100, 4.8) for i in range(5)]
         worker = SyncWorker(sessions, writer, default_catalogue(), idle_s=0.02).start()
         try:
@@ -83,9 +82,7 @@ def test_an_outage_longer_than_any_retry_budget_converges_without_an_operator(  
     # MAX_ATTEMPTS rounds that once parked every event, in a few seconds of test.
     monkeypatch.setattr(sync, "OUTAGE_RETRY_S", 0.05)
     proc = MeiliProcess(tmp_path / "engine").start()
-    keys = ensure_keys(proc.url, proc.master_key)
-    ensure_settings(proc.url, keys.write)
-    writer = IndexWriter(proc.url, keys.write)
+    writer = writer_for(proc)
     sites = [add_site(sessions, gazetteer, f"Site {i}", 45.7 + i / 100, 4.8) for i in range(10)]
     worker = SyncWorker(sessions, writer, default_catalogue(), idle_s=0.02).start()
     try:

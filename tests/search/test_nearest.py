@@ -13,40 +13,12 @@ import pytest
 from geopy.distance import geodesic
 
 from search import nearest
-from search.documents import SiteDocument
 from search.errors import UnboundedQuery
 from search.nearest import nearest_points, region_clause
 from search.query import Origin
 from search.results import rank_key
 from search.searcher import MeiliSearcher
-
-ORIGIN = Origin(lat=45.0, lng=5.0, label="origin", source="point")
-RADIUS_M = 150_000.0
-
-
-def _doc(i: int, lat: float, lng: float) -> SiteDocument:
-    return SiteDocument(
-        id=f"st_{i:06d}", v=1, name=f"G{i}", organisation="org", kind="independent",
-        street=None, postcode=None, city="X", country="FR", lat=lat, lng=lng, status="active",
-        tz="Europe/Paris", opening_hours=None, oh={}, brands=[], vehicles=[], powertrains=[],
-        services=[], languages=[], networks=[], competences=[], domains=[], comp={}, details=[],
-    )  # fmt: skip
-
-
-def _around(rng: random.Random, km: float, bearing: float, spread_km: float) -> tuple[float, float]:
-    point = geodesic(kilometers=km).destination((ORIGIN.lat, ORIGIN.lng), bearing)
-    jitter = geodesic(kilometers=rng.uniform(0, spread_km)).destination(
-        (point.latitude, point.longitude), rng.uniform(0, 360)
-    )
-    return jitter.latitude, jitter.longitude
-
-
-def _sites() -> list[SiteDocument]:
-    rng = random.Random(11)
-    points = [_around(rng, rng.uniform(20, 140), rng.uniform(0, 360), 0) for _ in range(150)]
-    points += [_around(rng, 141, 45, 3) for _ in range(2500)]  # a town at the edge (inside)
-    points += [_around(rng, 200, 225, 3) for _ in range(2500)]  # the box's corner (outside)
-    return [_doc(i, lat, lng) for i, (lat, lng) in enumerate(points)]
+from tests.spreads import ORIGIN, RADIUS_M, document, uneven
 
 
 @pytest.mark.parametrize(
@@ -60,7 +32,7 @@ def test_every_page_of_a_wide_search_over_an_uneven_spread_comes_from_the_index(
     meili, meili_keys, index, monkeypatch, max_fetch, most_requests
 ) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setattr(nearest, "MAX_FETCH", max_fetch)
-    docs = _sites()
+    docs = uneven(sparse=150, town=2500, seed=11)
     index.apply(docs, [])
     exact = sorted(
         (
@@ -124,7 +96,7 @@ def test_more_matches_at_one_point_than_a_request_may_fetch_is_said_not_hidden(
     meili, meili_keys, index, monkeypatch
 ) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setattr(nearest, "MAX_FETCH", 3)
-    index.apply([_doc(i, 45.5, 5.5) for i in range(5)], [])  # five sites at one address
+    index.apply([document(i, 45.5, 5.5) for i in range(5)], [])  # five sites at one address
 
     async def ask() -> None:
         searcher = MeiliSearcher(meili.url, meili_keys.search)

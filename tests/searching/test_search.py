@@ -25,9 +25,9 @@ from directory.profiles import service as profiles
 from directory.profiles.schemas import OrganisationCreate, SiteCreate
 from directory.trust import service as trust
 from search.engine import MeiliProcess
-from search.index import IndexWriter, ensure_keys, ensure_settings
+from search.index import ensure_settings
 from search.query import quote
-from tests.conftest import drain
+from tests.conftest import drain, writer_for
 
 LYON = (45.7640, 4.8357)
 
@@ -370,9 +370,7 @@ def test_killing_the_engine_during_a_thousand_updates_loses_none(
     sessions, gazetteer, tmp_path: Path
 ) -> None:
     proc = MeiliProcess(tmp_path / "engine").start()
-    keys = ensure_keys(proc.url, proc.master_key)
-    ensure_settings(proc.url, keys.write)
-    writer = IndexWriter(proc.url, keys.write)
+    writer = writer_for(proc)
     sites = [add_site(sessions, gazetteer, f"Site {i}", 45.7 + i / 1000, 4.8) for i in range(20)]
     worker = SyncWorker(sessions, writer, default_catalogue(), idle_s=0.02).start()
     killed = threading.Event()
@@ -406,7 +404,7 @@ def test_killing_the_engine_during_a_thousand_updates_loses_none(
     assert parked == []
     indexed = httpx.post(
         f"{proc.url}/indexes/sites/documents/fetch",
-        headers={"Authorization": f"Bearer {keys.write}"},
+        headers={"Authorization": f"Bearer {proc.master_key}"},
         json={"limit": 100, "fields": ["id", "name"]},
     ).json()["results"]
     assert {d["id"]: d["name"] for d in indexed} == names
