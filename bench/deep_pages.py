@@ -26,35 +26,25 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from search import nearest  # noqa: E402
 from search.engine import MeiliProcess  # noqa: E402
 from search.index import INDEX, IndexWriter, ensure_keys, ensure_settings  # noqa: E402
-from search.searcher import MeiliSearcher  # noqa: E402
-from tests.spreads import ORIGIN, RADIUS_M, uneven  # noqa: E402
+from tests.spreads import ORIGIN, RADIUS_M, CountingSearcher, uneven  # noqa: E402
 
 
 async def measure(url: str, key: str, total: int, depths: list[int]) -> list[dict[str, float]]:
-    searcher = MeiliSearcher(url, key)
-    calls = 0
-    points = searcher.points
-
-    async def counted(body):  # type: ignore[no-untyped-def]
-        nonlocal calls
-        calls += 1
-        return await points(body)
-
-    searcher.points = counted  # type: ignore[method-assign]
+    searcher = CountingSearcher(url, key)
     rows = []
     try:
         for needed in depths:
             times, counts = [], []
             for _ in range(5):
-                calls = 0
+                searcher.requests = 0
                 started = time.perf_counter()
                 await nearest.nearest_points(
                     searcher, "", ['status = "active"'], ORIGIN, RADIUS_M, needed, total
                 )
                 times.append((time.perf_counter() - started) * 1000)
-                counts.append(calls)
+                counts.append(searcher.requests)
             started = time.perf_counter()
-            whole = await points(
+            whole = await searcher.points(
                 {
                     "q": "",
                     "limit": nearest.MAX_FETCH,

@@ -6,11 +6,13 @@ bench/deep_pages.py."""
 from __future__ import annotations
 
 import random
+from typing import Any
 
 from geopy.distance import geodesic
 
 from search.documents import SiteDocument
 from search.query import Origin
+from search.searcher import EnginePoints, MeiliSearcher
 
 ORIGIN = Origin(lat=45.0, lng=5.0, label="origin", source="point")
 RADIUS_M = 150_000.0
@@ -40,3 +42,13 @@ def uneven(sparse: int, town: int, seed: int) -> list[SiteDocument]:
     points += [around(rng, 141, 45, 3) for _ in range(town)]  # a town at the edge (inside)
     points += [around(rng, 200, 225, 3) for _ in range(town)]  # the box's corner (outside)
     return [document(i, lat, lng) for i, (lat, lng) in enumerate(points)]
+
+
+class CountingSearcher(MeiliSearcher):
+    """The real searcher, counting the point requests a distance search makes."""
+
+    requests = 0
+
+    async def points(self, body: dict[str, Any]) -> EnginePoints:
+        self.requests += 1
+        return await super().points(body)

@@ -18,7 +18,7 @@ from search.nearest import nearest_points, region_clause
 from search.query import Origin
 from search.results import rank_key
 from search.searcher import MeiliSearcher
-from tests.spreads import ORIGIN, RADIUS_M, document, uneven
+from tests.spreads import ORIGIN, RADIUS_M, CountingSearcher, document, uneven
 
 
 @pytest.mark.parametrize(
@@ -45,24 +45,16 @@ def test_every_page_of_a_wide_search_over_an_uneven_spread_comes_from_the_index(
     assert 2500 < len(exact) < 2700  # the edge town and the sparse ones, not the corner
 
     async def pages() -> None:
-        searcher = MeiliSearcher(meili.url, meili_keys.search)
-        requests = 0
-        points = searcher.points
-
-        async def counted(body):  # type: ignore[no-untyped-def]
-            nonlocal requests
-            requests += 1
-            return await points(body)
-
-        searcher.points = counted  # type: ignore[method-assign]
+        searcher = CountingSearcher(meili.url, meili_keys.search)
         try:
             for needed in (21, 101, 301, 1001, 2001, len(exact) + 1):
-                requests = 0
+                searcher.requests = 0
                 got = await nearest_points(
                     searcher, "", ["status = active"], ORIGIN, RADIUS_M, needed, len(docs)
                 )
                 assert [i for _, i in got[:needed]] == [i for _, i in exact[:needed]], needed
                 assert all(abs(a - b) < 1.0 for (a, _), (b, _) in zip(got, exact, strict=False))
+                requests = searcher.requests
                 print(f"needed {needed}: {requests} engine requests")
                 assert most_requests is None or requests <= most_requests, (needed, requests)
         finally:
