@@ -48,35 +48,48 @@ MAX_STEPS = 400
 THIN_BAND = 0.02  # a ring this thin (of its radius) that overflows is fetched tile by tile
 MIN_TILE_DEG = 1e-6  # about 10 cm: more matches than a request may fetch in one is one point
 
-# Metres per degree bound the ellipsoid's: latitude 110,574 (equator) – 111,694 (poles); a
-# degree of longitude is (π/180)·N·cos φ with N between 6,378,137 and 6,399,594 m.
-_LAT_M = (110_574.0, 111_694.0)
-_N_M = (6_378_137.0, 6_399_594.0)
+# The circle is drawn on a sphere small enough that the ellipsoid's circle lies inside it: the
+# smallest radius of curvature of WGS84 (the meridian's, at the equator), with 0.5% to spare.
+_SPHERE_M = 6_335_439.0 / 1.005
 
 
 def region_clause(origin: Origin, radius_m: float) -> str:
     """A filter on ``lat``/``lng`` holding every point within ``radius_m`` of ``origin``, and a
-    few percent more."""
-    slack = 1.005
-    dlat = radius_m / _LAT_M[0] * slack  # the fewest metres a degree: the most degrees
-    if abs(origin.lat) + dlat >= 89.0:  # the circle reaches a pole's cap: all longitudes
-        return f"lat >= {_fmt(origin.lat - dlat)} AND lat <= {_fmt(origin.lat + dlat)}"
+    few percent more. Each strip's longitudes are the circle's widest within the strip's
+    latitudes, by spherical trigonometry: near the poles a circle bulges in longitude on its
+    equatorward side, which a flat chord missed (found at 79°N, 284 km)."""
+    delta = radius_m / _SPHERE_M  # the angular radius
+    lat = math.radians(origin.lat)
+    south, north = lat - delta, lat + delta
+    if north >= math.radians(89.0) or south <= math.radians(-89.0):
+        # The circle reaches a pole's cap: all longitudes.
+        return f"lat >= {_fmt(math.degrees(south))} AND lat <= {_fmt(math.degrees(north))}"
     strips = []
     for k in range(STRIPS):
-        # In radii, south to north, spaced so that y² steps evenly: every strip then overshoots
-        # the circle by the same ratio at its corners (√(1 + 2/STRIPS): 12% for 8 strips).
-        y0, y1 = _edge(k), _edge(k + 1)
-        near = 0.0 if y0 <= 0 <= y1 else min(abs(y0), abs(y1))
-        chord = math.sqrt(max(0.0, 1 - near**2)) * radius_m * slack
-        lat0, lat1 = origin.lat + y0 * dlat, origin.lat + y1 * dlat
-        # Degrees of longitude per metre grow away from the equator: the strip's poleward edge
-        # gives the most.
-        coslat = math.cos(math.radians(max(abs(lat0), abs(lat1))))
-        dlng = math.degrees(chord / (_N_M[0] * max(coslat, 1e-9)))
+        # South to north, spaced so that y² steps evenly (y in radii): every strip then
+        # overshoots the circle by about the same ratio at its corners (√(1 + 2/STRIPS)).
+        lat0, lat1 = lat + _edge(k) * delta, lat + _edge(k + 1) * delta
+        dlng = math.degrees(_widest(lat, delta, lat0, lat1))
         strips.append(
-            f"(lat >= {_fmt(lat0)} AND lat <= {_fmt(lat1)}{_lng_clause(origin.lng, dlng)})"
+            f"(lat >= {_fmt(math.degrees(lat0))} AND lat <= {_fmt(math.degrees(lat1))}"
+            f"{_lng_clause(origin.lng, dlng)})"
         )
     return " OR ".join(strips)
+
+
+def _widest(lat: float, delta: float, lat0: float, lat1: float) -> float:
+    """The largest longitude offset (radians) of the circle of angular radius ``delta`` around
+    latitude ``lat`` at latitudes between ``lat0`` and ``lat1``."""
+    # The circle is widest where its edge runs along a meridian, a little poleward of its centre.
+    widest_at = math.asin(min(1.0, math.sin(lat) / math.cos(delta)))
+    if lat0 <= widest_at <= lat1:
+        return math.asin(min(1.0, math.sin(delta) / math.cos(lat)))
+
+    def offset(at: float) -> float:
+        cosine = (math.cos(delta) - math.sin(lat) * math.sin(at)) / (math.cos(lat) * math.cos(at))
+        return math.acos(max(-1.0, min(1.0, cosine)))
+
+    return max(offset(lat0), offset(lat1))
 
 
 def _edge(k: int) -> float:
