@@ -43,7 +43,7 @@ from directory.services import Services
 from directory.settings import Settings
 from directory.trust import routes as trust_routes
 from directory.trust.service import sweep_expiries
-from directory.web import pages as web_pages
+from directory.web import routes as web_routes
 from search.engine import MeiliProcess
 from search.errors import SearchEngineError
 from search.geocode import Geocoder, default_gazetteer, make_geocoder
@@ -195,7 +195,7 @@ def create_app(
             health.live,
             health.ready,
             scalar_script,
-            *web_pages.route_handlers,
+            *web_routes.route_handlers,
         ],
         state=State({"services": services}),
         dependencies=dependencies,

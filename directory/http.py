@@ -136,10 +136,11 @@ async def secure_headers(message: Message, scope: Scope) -> None:
     names = {name.lower() for name, _ in headers}
     headers += [
         (b"x-content-type-options", b"nosniff"),
-        (b"referrer-policy", b"no-referrer"),
         (b"x-frame-options", b"DENY"),
         (b"cross-origin-opener-policy", b"same-origin"),
     ]
+    if b"referrer-policy" not in names:  # the pages send their origin to the map tiles
+        headers.append((b"referrer-policy", b"no-referrer"))
     if b"content-security-policy" not in names:
         csp = _REFERENCE_CSP if path in ("/schema", "/schema/") else _API_CSP
         headers.append((b"content-security-policy", csp.encode()))

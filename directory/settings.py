@@ -48,6 +48,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # never queues inside the pool for a connection. 24 keeps two cores busy while requests wait
     # on the database, short of anyio's default 40, where more threads only contend for the GIL.
     threads: int = 24
+    # The pages' map: raster tiles by {z}/{x}/{y}, and the attribution their licence asks for.
+    tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    tile_attribution: str = "© OpenStreetMap contributors"
 
     @property
     def managed_meili(self) -> bool:
@@ -127,6 +130,14 @@ def _networks(raw: str) -> tuple[str, ...]:
     return tuple(out)
 
 
+def _tile_url(raw: str) -> str:
+    value = _url("http", "https")(raw)
+    missing = [part for part in ("{z}", "{x}", "{y}") if part not in value]
+    if missing:
+        raise ValueError(f"must hold {', '.join(missing)} (a tile URL template)")
+    return value
+
+
 VARIABLES: dict[str, tuple[str, object]] = {
     "ATELIER_HOST": ("host", _nonempty),
     "ATELIER_PORT": ("port", _port),
@@ -150,6 +161,8 @@ VARIABLES: dict[str, tuple[str, object]] = {
     "ATELIER_TRUSTED_PROXIES": ("trusted_proxies", _networks),
     "ATELIER_PUBLIC_URL": ("public_url", _url("http", "https")),
     "ATELIER_THREADS": ("threads", _between(2, 256)),
+    "ATELIER_TILE_URL": ("tile_url", _tile_url),
+    "ATELIER_TILE_ATTRIBUTION": ("tile_attribution", _nonempty),
 }
 
 

@@ -30,6 +30,8 @@ __all__ = [
     "field_key",
     "is_open",
     "local_day_minute",
+    "next_change",
+    "next_change_at",
     "project",
     "week_hours",
 ]
@@ -79,6 +81,7 @@ class SiteRecord(msgspec.Struct, frozen=True, kw_only=True):
     networks: list[str]  # public networks
     status: str
     private_networks: list[str] = []  # searchable only by their owners (see search.query)
+    phone: str | None = None
 
 
 class SiteDocument(msgspec.Struct, kw_only=True):
@@ -108,6 +111,7 @@ class SiteDocument(msgspec.Struct, kw_only=True):
     # Members of private networks: a filter reaches this field only for a network the caller
     # owns (build_filter's ``own``), so for anyone else a private network does not exist.
     pnetworks: list[str] = []
+    phone: str | None = None  # for the results' call link; older documents have none
     competences: list[str]  # schemes verified at indexing time (for facets)
     domains: list[str]
     comp: dict[str, Window]
@@ -191,6 +195,7 @@ def project(
         languages=record.languages,
         networks=record.networks,
         pnetworks=record.private_networks,
+        phone=record.phone,
         competences=held_now,
         domains=sorted({catalogue.schemes[s].domain for s in held_now}),
         comp=comp,
@@ -218,6 +223,46 @@ def is_open(hours: dict[str, int], day: int, minute: int) -> bool:
     return any(
         hours.get(f"d{day}s{i}", 1441) <= minute < hours.get(f"d{day}e{i}", -1)
         for i in range(MAX_INTERVALS)
+    )
+
+
+def next_change(hours: dict[str, int], day: int, minute: int) -> tuple[int, int] | None:
+    """When the state read by ``is_open`` next flips, from local (day, minute): (days ahead,
+    minute of that day), or None when the week is all open or all closed. Spans that end at
+    midnight and start again at midnight are one span: a site open all night does not
+    "close at 24:00"."""
+    spans = sorted(
+        (d * 1440 + hours[f"d{d}s{i}"], d * 1440 + hours[f"d{d}e{i}"])
+        for d in range(7)
+        for i in range(MAX_INTERVALS)
+        if f"d{d}s{i}" in hours
+    )
+    merged: list[list[int]] = []
+    for start, end in spans:
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    if not merged or merged == [[0, 7 * 1440]]:
+        return None
+    if len(merged) > 1 and merged[0][0] == 0 and merged[-1][1] == 7 * 1440:
+        merged[0][0] = merged.pop()[0] - 7 * 1440  # Sunday night runs into Monday morning
+    now = day * 1440 + minute
+    edges = sorted({e for span in merged for e in span})
+    later = [e for e in edges if e > now] + [e + 7 * 1440 for e in edges if e + 7 * 1440 > now]
+    at = min(later)
+    return divmod(at - day * 1440, 1440)[0], at % 1440
+
+
+def next_change_at(hours: dict[str, int], timezone: str, now: datetime) -> datetime | None:
+    """``next_change`` as an instant in the site's zone ("closes at 18:00" there)."""
+    local = now.astimezone(ZoneInfo(timezone))
+    found = next_change(hours, local.weekday(), local.hour * 60 + local.minute)
+    if found is None:
+        return None
+    day = local.date() + timedelta(days=found[0])
+    return datetime(
+        day.year, day.month, day.day, found[1] // 60, found[1] % 60, tzinfo=local.tzinfo
     )
 
 

@@ -103,9 +103,12 @@ class SearchQuery(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
         return out
 
     def fingerprint(self) -> str:
-        """What a cursor is bound to: every parameter but the cursor itself."""
+        """What a cursor is bound to: every parameter but the cursor itself and the facets
+        (counts asked or not, the matches and their order are the same: a results page's next
+        link, which asks for facets, is also a valid API query)."""
         fields = msgspec.structs.asdict(self)
         fields.pop("cursor")
+        fields.pop("facets")
         return hashlib.sha256(msgspec.json.encode(fields)).hexdigest()[:16]
 
 

@@ -16,7 +16,14 @@ import msgspec
 from pyproj import Geod
 
 from certifications.catalogue import Catalogue
-from search.documents import FAR, SiteDocument, field_key, is_open, local_day_minute
+from search.documents import (
+    FAR,
+    SiteDocument,
+    field_key,
+    is_open,
+    local_day_minute,
+    next_change_at,
+)
 from search.query import FACETS, Cursor, Origin, SearchContext
 
 __all__ = [
@@ -68,6 +75,10 @@ class SearchItem(msgspec.Struct, kw_only=True):
     brands: list[str]
     networks: list[str]
     open_now: bool
+    # When open_now next flips (closes at / opens at), in the site's local time; None when the
+    # hours are not given, or open or closed all week.
+    next_change: datetime | None = None
+    phone: str | None = None
     url: str
 
 
@@ -203,6 +214,8 @@ def item(doc: SiteDocument, dist: float, ctx: SearchContext, catalogue: Catalogu
         brands=doc.brands,
         networks=[*doc.networks, *sorted(set(doc.pnetworks) & own)],
         open_now=is_open(doc.oh, *local_day_minute(now, doc.tz)),  # as the open_at filter
+        next_change=next_change_at(doc.oh, doc.tz, now),
+        phone=doc.phone,
         url=f"/v1/sites/{doc.id}",
     )
 

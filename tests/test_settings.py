@@ -52,3 +52,15 @@ def test_every_bad_value_is_reported_at_once() -> None:
     for name in ("ATELIER_PORT", "MEILI_URL", "MEILI_MASTER_KEY", "ATELIER_LOG_LEVEL"):
         assert name in str(err.value)
     assert "short" not in str(err.value).split("MEILI_MASTER_KEY=")[1].split(":")[1]
+
+
+def test_a_tile_url_must_be_a_template_and_sets_the_pages_image_policy() -> None:
+    from directory.web.render import page_csp
+
+    with pytest.raises(SettingsError, match=r"ATELIER_TILE_URL.*\{x\}, \{y\}"):
+        load_settings({"ATELIER_TILE_URL": "https://tiles.example.org/{z}.png"})
+    with pytest.raises(SettingsError, match="ATELIER_TILE_URL"):
+        load_settings({"ATELIER_TILE_URL": "ftp://tiles.example.org/{z}/{x}/{y}.png"})
+    own = load_settings({"ATELIER_TILE_URL": "https://{s}.tiles.example.org/{z}/{x}/{y}.png"})
+    assert "img-src 'self' https://*.tiles.example.org;" in page_csp(own)
+    assert "tile.openstreetmap.org" in page_csp(load_settings({}))

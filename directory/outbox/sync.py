@@ -87,6 +87,7 @@ def _records(session: Session, site_ids: Iterable[str]) -> list[SiteRecord]:
             networks=sorted(networks.get(s.id, [])),
             private_networks=sorted(private.get(s.id, [])),
             status=s.status,
+            phone=s.phone,
         )
         for s, trade, legal, kind in rows
     ]

@@ -28,7 +28,11 @@ def translations(language: str) -> gettext.NullTranslations:
         return gettext.NullTranslations()
     with (FOLDER / f"{language}.po").open("rb") as fh:
         catalog = read_po(fh, locale=language)
-    missing = [m.id for m in catalog if m.id and not m.string]
+    missing = [
+        m.id
+        for m in catalog
+        if m.id and not (all(m.string) if isinstance(m.string, tuple) else m.string)
+    ]
     if missing:  # a page half in English is a bug: refuse to start with it
         raise ValueError(f"locale/{language}.po leaves untranslated: {missing[:5]}")
     buffer = io.BytesIO()

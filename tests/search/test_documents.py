@@ -10,7 +10,15 @@ from hypothesis import strategies as st
 
 from certifications.catalogue import default_catalogue
 from certifications.competences import Holding
-from search.documents import FAR, SiteRecord, field_key, is_open, project, week_hours
+from search.documents import (
+    FAR,
+    SiteRecord,
+    field_key,
+    is_open,
+    next_change,
+    project,
+    week_hours,
+)
 
 
 def test_a_working_week_becomes_one_interval_a_day_in_local_minutes() -> None:
@@ -27,6 +35,37 @@ def test_an_evening_past_midnight_is_split_between_the_two_days() -> None:
     assert (hours["d4s0"], hours["d4e0"]) == (1320, 1440)
     assert (hours["d5s0"], hours["d5e0"]) == (0, 120)
     assert is_open(hours, 5, 90) and not is_open(hours, 5, 120)
+
+
+_SPAN = st.tuples(st.integers(0, 23), st.sampled_from([0, 30]), st.integers(1, 14 * 60))
+
+
+@given(
+    st.lists(st.tuples(st.integers(0, 6), st.lists(_SPAN, min_size=1, max_size=2)), max_size=7),
+    st.integers(0, 6),
+    st.integers(0, 1439),
+)
+def test_the_next_change_is_the_first_minute_the_state_flips(days, day, minute) -> None:  # type: ignore[no-untyped-def]
+    """Against a minute-by-minute walk of ``is_open`` over the coming week, with spans that
+    run past midnight and a Sunday night that runs into Monday."""
+    names = ("Mo", "Tu", "We", "Th", "Fr", "Sa", "Su")
+    rules = []
+    for d, spans in days:
+        times = []
+        for hour, half, length in sorted(spans):
+            start = hour * 60 + half
+            end = start + length
+            times.append(f"{start // 60:02d}:{start % 60:02d}-{end // 60:02d}:{end % 60:02d}")
+        rules.append(f"{names[d]} {','.join(times)}")
+    hours = week_hours("; ".join(rules) or None)
+    state = is_open(hours, day, minute)
+    flip = None
+    for step in range(1, 7 * 1440 + 1):
+        d, m = divmod(day * 1440 + minute + step, 1440)
+        if is_open(hours, d % 7, m) != state:
+            flip = (d - day, m)
+            break
+    assert next_change(hours, day, minute) == flip
 
 
 def test_always_open_and_unknown_hours() -> None:

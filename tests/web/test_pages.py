@@ -9,6 +9,8 @@ import re
 import pytest
 from litestar.testing import TestClient
 
+from certifications.catalogue import default_catalogue
+from directory.db import transaction
 from tests.conftest import drain
 from tests.searching.test_search import LYON, _attest, _issuer, add_site
 
@@ -130,14 +132,23 @@ def test_every_word_on_the_pages_has_its_french() -> None:
 
     from babel.messages.pofile import read_po
 
-    from directory.web import pages
+    from directory.web import render
     from directory.web.i18n import translations
 
-    web = Path(pages.__file__).parent
+    web = Path(render.__file__).parent
     sources = [p.read_text() for p in (web / "templates").glob("*.html")]
-    sources.append(Path(pages.__file__).read_text())
-    msgids = {m for text in sources for m in re.findall(r"_\(\s*[\"']([^\"']+)[\"']\s*\)", text)}
-    msgids |= set(pages.DOMAINS.values()) | set(pages.DAYS) | set(pages.ISSUER_KINDS.values())
+    sources += [p.read_text() for p in web.glob("*.py")]
+    msgids = {
+        a or b
+        for text in sources
+        for a, b in re.findall(r"""_\(\s*(?:"([^"]+)"|'([^']+)')\s*[,)]""", text)
+    }
+    plurals = re.findall(r'ngettext\(\s*"([^"]+)",\s*"([^"]+)"', "".join(sources))
+    assert plurals  # the counts on the pages
+    msgids |= {singular for singular, _plural in plurals}
+    for table in (render.DOMAINS, render.ISSUER_KINDS, render.POWERTRAINS, render.VEHICLES):
+        msgids |= set(table.values())
+    msgids |= set(render.DAYS)
     assert len(msgids) > 40
     with (web / "locale" / "fr.po").open("rb") as fh:
         catalog = read_po(fh, locale="fr")
@@ -157,3 +168,185 @@ def test_a_competence_page_says_what_it_means_and_leads_to_a_search(client) -> N
     search = client.get("/", params={"place": "Lyon", "competence": "fr.nfc18550.b2vl"})
     assert search.status_code == 200 and 'value="fr.nfc18550.b2vl"' in search.text
     assert "/competences/fr.nfc18550.b2vl</loc>" in client.get("/sitemap.xml").text
+
+
+def test_results_say_when_each_workshop_closes_or_opens_and_how_to_call_it(
+    client, sessions, gazetteer
+) -> None:
+    """The hours line comes from the same instant as ``open_now``; the API carries it too
+    (``next_change``), so a page and an integrator read the same thing."""
+    add_site(
+        sessions, gazetteer, "Toujours Fermé", LYON[0], LYON[1],
+        opening_hours="Mo-Su 00:00-00:01", phone="04 78 00 00 01",
+    )  # fmt: skip
+    add_site(sessions, gazetteer, "Sans Horaires", LYON[0] + 0.001, LYON[1])
+    api = client.get("/v1/search", params={"place": "Lyon", "radius_km": "5"}).json()
+    by_name = {i["name"]: i for i in api["items"]}
+    assert by_name["Sans Horaires"]["next_change"] is None
+    change = by_name["Toujours Fermé"]["next_change"]
+    assert change is not None and change[11:16] in ("00:00", "00:01")
+    assert by_name["Toujours Fermé"]["phone"] == "+33478000001"
+    page = client.get("/", params={"place": "Lyon", "radius_km": "5", "lang": "en"}).text
+    assert 'href="tel:+33478000001"' in page
+    assert re.search(r"(opens tomorrow at 00:00|closes at 00:01)", page), page
+
+
+def test_the_brand_and_powertrain_filters_show_counts_and_match_the_api(
+    request, client, sessions, gazetteer
+) -> None:
+    add_site(
+        sessions,
+        gazetteer,
+        "Renault EV",
+        LYON[0],
+        LYON[1],
+        brands=["renault"],
+        powertrains=["bev", "ice"],
+    )
+    add_site(
+        sessions,
+        gazetteer,
+        "Peugeot",
+        LYON[0] + 0.01,
+        LYON[1],
+        brands=["peugeot"],
+        powertrains=["ice"],
+    )
+    add_site(
+        sessions,
+        gazetteer,
+        "Renault Thermique",
+        LYON[0] + 0.02,
+        LYON[1],
+        brands=["renault"],
+        powertrains=["ice"],
+    )
+    page = client.get("/", params={"place": "Lyon", "lang": "en"}).text
+    assert re.search(r'<option value="renault"[^>]*>Renault \(2\)</option>', page), page
+    assert re.search(r'<option value="peugeot"[^>]*>Peugeot \(1\)</option>', page)
+    assert re.search(r'<option value="bev"[^>]*>Electric \(1\)</option>', page)
+    for params in (
+        {"brand": "renault"},
+        {"powertrain": "bev"},
+        {"brand": "peugeot", "powertrain": "bev"},
+    ):
+        query = {"place": "Lyon", **params}
+        shown = ids_in(client.get("/", params=query).text)
+        listed = [i["id"] for i in client.get("/v1/search", params=query).json()["items"]]
+        assert shown == listed, params
+    assert len(ids_in(client.get("/", params={"place": "Lyon", "brand": "renault"}).text)) == 2
+
+
+def test_a_search_from_the_visitors_position_is_the_apis(client, sessions, gazetteer) -> None:
+    near = add_site(sessions, gazetteer, "Près", LYON[0], LYON[1])
+    add_site(sessions, gazetteer, "Loin", LYON[0] + 0.5, LYON[1])
+    point = {"lat": str(LYON[0]), "lng": str(LYON[1]), "radius_km": "10"}
+    page = client.get("/", params={**point, "lang": "en"})
+    assert page.status_code == 200 and ids_in(page.text) == [near]
+    assert "Workshops near your position" in page.text
+    assert ids_in(page.text) == [
+        i["id"] for i in client.get("/v1/search", params=point).json()["items"]
+    ]
+
+
+def test_the_results_map_is_drawn_from_the_list_with_tiles_the_policy_allows(
+    client, sessions, gazetteer
+) -> None:
+    add_site(sessions, gazetteer, "Garage A", LYON[0], LYON[1])
+    page = client.get("/", params={"place": "Lyon"})
+    policy = page.headers["content-security-policy"]
+    assert "img-src 'self' https://tile.openstreetmap.org;" in policy
+    assert "connect-src 'self'" in policy
+    assert page.headers["referrer-policy"] == "strict-origin"  # tile servers want the origin
+    assert 'data-tiles="https://tile.openstreetmap.org/{z}/{x}/{y}.png"' in page.text
+    assert "© OpenStreetMap contributors" in page.text
+    assert re.search(rf'data-lat="{LYON[0]}" data-lng="{LYON[1]}" data-name="Garage A"', page.text)
+    # The API keeps its own stricter policy.
+    assert client.get("/v1/jobs").headers["referrer-policy"] == "no-referrer"
+
+
+def test_a_page_weighs_under_150_kb_with_its_scripts_gzipped(client, sessions, gazetteer) -> None:
+    """What a browser downloads for a results page, map tiles aside: the HTML and every
+    stylesheet and script it links, as served (gzip when asked)."""
+    for i in range(20):
+        add_site(sessions, gazetteer, f"Garage {i}", LYON[0] + i / 1000, LYON[1])
+    gz = {"Accept-Encoding": "gzip"}
+    page = client.get("/", params={"place": "Lyon"}, headers=gz)
+    linked = re.findall(r'(?:href|src)="(/static/[^"]+)"', page.text)
+    assert any("leaflet." in u and u.endswith(".js") for u in linked), linked
+    total = len(page.content)
+    for url in linked:
+        asset = client.get(url, headers=gz)
+        assert asset.status_code == 200 and asset.headers["vary"] == "Accept-Encoding"
+        total += int(asset.headers["content-length"])
+    assert total < 150_000, total  # 64 kB when measured (20 results; HTML not gzipped)
+    plain = client.get(
+        next(u for u in linked if u.endswith(".js")), headers={"Accept-Encoding": "identity"}
+    )
+    assert "content-encoding" not in plain.headers
+
+
+def test_a_profile_shows_how_to_check_each_attestation_and_what_the_workshop_offers(
+    client, admin, sessions, gazetteer
+) -> None:
+    from directory.models import Membership, Network, Technician
+
+    site = add_site(
+        sessions, gazetteer, "Garage Volt", LYON[0], LYON[1],
+        languages=["fr", "de"], vehicles=["car", "van"], powertrains=["bev"],
+        email="atelier@example.org",
+    )  # fmt: skip
+    iss, key = _issuer(sessions, "eu.sermi.operator", kind="certification-body")
+    jti = _attest(sessions, iss, key, site, "eu.sermi.operator")
+    hv, hv_key = _issuer(sessions, "fr.nfc18550.b2vl")
+    with transaction(sessions) as s:
+        techs = [Technician(site_id=site, display_name=n) for n in ("Alex Secret", "Sam Hidden")]
+        s.add_all(techs)
+        s.flush()
+        tech_ids = [t.id for t in techs]
+        public = Network(name="Réseau Public", kind="chain", visibility="public")
+        private = Network(name="Liste Privée", kind="insurer", visibility="private", owner="x")
+        s.add_all([public, private])
+        s.flush()
+        s.add_all([Membership(network_id=n.id, site_id=site) for n in (public, private)])
+    for tech in tech_ids:
+        _attest(sessions, hv, hv_key, tech, "fr.nfc18550.b2vl")
+    listed = client.get("/", params={"place": "Lyon", "lang": "en"}).text
+    href = re.search(r'href="(/garages/lyon/garage-volt-st_[a-z0-9]+)\?lang=en"', listed).group(1)
+    page = client.get(href, params={"lang": "en"}).text
+    check = re.search(r'<a href="(/v1/attestations/[^"]+)" data-check>', page)
+    assert check is not None and check.group(1) == f"/v1/attestations/{jti}"
+    attestation = client.get(check.group(1)).json()
+    assert attestation["jti"] == jti and attestation["token"].count(".") == 2
+    assert f'href="/v1/issuers/{iss}/jwks.json"' in page
+    assert client.get(f"/v1/issuers/{iss}/jwks.json").json()["keys"]
+    assert "Attested by Test issuer" in page
+    assert "2 technicians" in page and "Alex" not in page and "Sam" not in page
+    assert "Réseau Public" in page and "Liste Privée" not in page
+    assert "German" in page and "Vans" in page and "Electric" in page
+    assert 'href="mailto:atelier@example.org"' in page and "Claim it" in page
+    french = client.get(href, params={"lang": "fr"}).text
+    assert "allemand" in french and "Utilitaires" in french and "2 techniciens" in french
+    assert 'hreflang="en"' in french and "og:locale" in french
+
+
+def test_past_50000_urls_the_sitemap_is_an_index_of_files(
+    client, sessions, gazetteer, monkeypatch
+) -> None:
+    """The protocol's limit made small: every active profile and competence page is in exactly
+    one file of the index, and a file past the end is a 404."""
+    from directory.web import crawlers
+
+    sites = [add_site(sessions, gazetteer, f"Garage {i}", LYON[0], LYON[1]) for i in range(7)]
+    whole = re.findall(r"<loc>([^<]+)</loc>", client.get("/sitemap.xml").text)
+    assert len(whole) == 7 + len(default_catalogue().schemes)
+    monkeypatch.setattr(crawlers, "PER_FILE", 5)
+    index = client.get("/sitemap.xml").text
+    assert "<sitemapindex" in index
+    files = re.findall(r"<sitemap><loc>http://testserver.local(/sitemaps/\d+\.xml)</loc>", index)
+    assert len(files) == -(-len(whole) // 5)
+    parts = [re.findall(r"<loc>([^<]+)</loc>", client.get(f).text) for f in files]
+    assert all(0 < len(p) <= 5 for p in parts)
+    assert sorted(u for p in parts for u in p) == sorted(whole)
+    assert all(any(s in u for u in whole) for s in sites)
+    assert client.get(f"/sitemaps/{len(files)}.xml").status_code == 404
