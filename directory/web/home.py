@@ -105,7 +105,7 @@ async def home(request: AnyRequest, app_services: Deps) -> Response[str]:
         searched = parse(query, app_services.catalogue, app_services.jobs)
         answer, _backend = await run(app_services, searched)
     except InvalidInput as err:
-        context["errors"] = [e.detail for e in err.errors] or [err.detail]
+        context["errors"] = _problems(err, form, language)
         return render(request, settings, "home.html", language, status=400, **context)
     now = utcnow()  # within a moment of the instant the search read the hours at
     items = [_result(item, app_services, language, now) for item in answer.items]
@@ -128,6 +128,22 @@ async def home(request: AnyRequest, app_services: Deps) -> Response[str]:
         "wider_url": None if wider is None else "/?" + urlencode({**kept, "radius_km": wider}),
     }
     return render(request, settings, "home.html", language, **context)
+
+
+def _problems(err: InvalidInput, form: dict[str, Any], language: str) -> list[str]:
+    """The API's reasons in the page's language: the ones a person can meet through the form
+    are worded for them; any other (a hand-edited URL) is named with its field."""
+    _ = translations(language).gettext
+    out = []
+    for problem in err.errors:
+        field = problem.pointer.removeprefix("/query/").split("/")[0]
+        if field == "place":
+            out.append(_("No place called “%(place)s” is known.") % {"place": form["place"]})
+        elif field == "cursor":
+            out.append(_("This page of results has expired: search again."))
+        else:
+            out.append(_("The value of “%(field)s” cannot be used.") % {"field": field})
+    return out or [_("This search cannot be made.")]
 
 
 def _result(item: SearchItem, app_services: Any, language: str, now: datetime) -> dict[str, Any]:

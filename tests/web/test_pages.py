@@ -75,7 +75,13 @@ def test_an_empty_answer_offers_the_nearest_wider_radius(client, sessions, gazet
 def test_a_search_that_cannot_be_made_says_why_in_the_page(client) -> None:
     page = client.get("/", params={"place": "Atlantis", "lang": "en"})
     assert page.status_code == 400 and "text/html" in page.headers["content-type"]
-    assert "Atlantis" in page.text and 'role="alert"' in page.text
+    assert "No place called “Atlantis” is known." in page.text and 'role="alert"' in page.text
+    french = client.get("/", params={"place": "Atlantis"}, headers=FR)
+    assert "Aucun lieu nommé « Atlantis » n'est connu." in french.text
+    stale = client.get("/", params={"place": "Lyon", "cursor": "x" * 20}, headers=FR)
+    assert stale.status_code == 400 and "relancez la recherche" in stale.text
+    odd = client.get("/", params={"place": "Lyon", "radius_km": "900", "lang": "en"})
+    assert odd.status_code == 400 and "The value of “radius_km” cannot be used." in odd.text
 
 
 def test_a_profile_has_a_stable_url_structured_data_and_follows_renames(
