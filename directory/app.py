@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 
 from certifications.catalogue import Catalogue, default_catalogue
 from certifications.jobs import load_jobs
+from certifications.needs import load_needs
 from directory.accounts import routes as account_routes
 from directory.db import make_engine, transaction
 from directory.errors import exception_handlers
@@ -29,6 +30,7 @@ from directory.http import (
     refuse_malformed,
     secure_headers,
 )
+from directory.intents import routes as intent_routes
 from directory.mail import FolderMailer
 from directory.networks import routes as network_routes
 from directory.ops import health, metrics
@@ -174,7 +176,8 @@ def create_app(
         sessions=make_sessionmaker(engine),
         # Loaded and checked whole here: a broken catalogue stops the service at start-up.
         catalogue=catalogue or default_catalogue(),
-        jobs=load_jobs(catalogue=catalogue or default_catalogue()),
+        jobs=(jobs := load_jobs(catalogue=catalogue or default_catalogue())),
+        needs=load_needs(catalogue=catalogue or default_catalogue(), jobs=jobs),
         geocoder=geocoder or make_geocoder(settings.geocoder, settings.geocoder_user_agent),
         gazetteer=default_gazetteer(),
         mailer=FolderMailer(settings.data_dir / "mail"),
@@ -190,6 +193,7 @@ def create_app(
             *account_routes.route_handlers,
             *network_routes.route_handlers,
             *search_routes.route_handlers,
+            *intent_routes.route_handlers,
             *outbox_routes.route_handlers,
             metrics.MetricsController,
             health.live,

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from certifications.catalogue import Catalogue
 from certifications.jobs import Jobs
+from certifications.needs import Needs
 from directory.gate.ratelimit import Limiter
 from directory.mail import Mailer
 from directory.settings import Settings
@@ -28,6 +29,7 @@ class Services:
     sessions: sessionmaker[Session]
     catalogue: Catalogue
     jobs: Jobs  # repair jobs in plain words, checked against the catalogue
+    needs: Needs  # what codes and jobs need from a workshop (repair intents)
     geocoder: Geocoder  # addresses of sites (may be a web service)
     gazetteer: Gazetteer  # places typed by a person in a search (always offline)
     mailer: Mailer

@@ -228,3 +228,5 @@ class SearchContext(msgspec.Struct, frozen=True, kw_only=True):
     # Groups of schemes a site must hold one of each (a job's competences), resolved from
     # ``query.job`` against the jobs list.
     any_of: tuple[tuple[str, ...], ...] = ()
+    # Schemes listed in each item when held, without filtering (a repair intent's preferences).
+    report: frozenset[str] = frozenset()

@@ -177,6 +177,8 @@ def item(doc: SiteDocument, dist: float, ctx: SearchContext, catalogue: Catalogu
         asked |= {s.id for s in catalogue.schemes.values() if s.domain == domain}
     for group in ctx.any_of:
         asked |= set(group)
+    if asked:
+        asked |= ctx.report
     issuers = {d.scheme: d.issuer for d in doc.details}
     by_key = _keys(catalogue)
     matched = []

@@ -93,6 +93,11 @@ def _credentials(scope: Scope) -> tuple[str | None, str | None, str | None, str 
     return bearer, cookie, csrf, xff
 
 
+# What runs a search on every request, anonymous use of which is limited like search: the API's,
+# the results page's (a search when it has a place) and a repair intent's.
+SEARCH_PATHS = frozenset({"/v1/search", "/", "/v1/repair-intents"})
+
+
 def _bucket(method: str, path: str, principal: Principal, settings: Settings) -> tuple[str, int]:
     """Which bucket a request draws from, and its limit a minute."""
     who = principal.id if principal.kind != "anonymous" else f"ip:{principal.client}"
@@ -100,7 +105,7 @@ def _bucket(method: str, path: str, principal: Principal, settings: Settings) ->
         # Per address even when signed in: guessing passwords must not scale with accounts.
         return f"auth:{principal.client}", settings.rate_auth
     if principal.kind == "anonymous":
-        if path == "/v1/search":
+        if path in SEARCH_PATHS:
             return f"search:{who}", settings.rate_search_anonymous
         return f"api:{who}", settings.rate_anonymous
     return f"api:{who}", settings.rate_authenticated

@@ -54,7 +54,13 @@ def parse(params: dict[str, Any], catalogue: Catalogue, jobs: Jobs) -> SearchQue
 
 
 def resolve(
-    query: SearchQuery, gazetteer: Gazetteer, own: frozenset[str], jobs: Jobs
+    query: SearchQuery,
+    gazetteer: Gazetteer,
+    own: frozenset[str],
+    jobs: Jobs,
+    *,
+    any_of: tuple[tuple[str, ...], ...] = (),
+    report: frozenset[str] = frozenset(),
 ) -> SearchContext:
     """Where the search is from (a place read in the gazetteer, or the point given), where its
     page starts, and the instants it is read at."""
@@ -85,7 +91,8 @@ def resolve(
         open_at=query.open_at or (now if query.open_now else None),
         now=now,
         own=own,
-        any_of=tuple(jobs.jobs[j].any_of for j in query.job if j in jobs.jobs),
+        any_of=tuple(jobs.jobs[j].any_of for j in query.job if j in jobs.jobs) + any_of,
+        report=report,
     )
 
 
@@ -102,10 +109,17 @@ async def own_networks(services: Services, caller: Principal) -> frozenset[str]:
 
 
 async def run(
-    services: Services, query: SearchQuery, own: frozenset[str] = frozenset()
+    services: Services,
+    query: SearchQuery,
+    own: frozenset[str] = frozenset(),
+    *,
+    any_of: tuple[tuple[str, ...], ...] = (),
+    report: frozenset[str] = frozenset(),
 ) -> tuple[SearchResponse, str]:
-    """The answer, and which backend gave it. ``own``: the caller's private networks."""
-    ctx = resolve(query, services.gazetteer, own, services.jobs)
+    """The answer, and which backend gave it. ``own``: the caller's private networks;
+    ``any_of``: groups of schemes to hold one of each, beyond the query's jobs; ``report``:
+    schemes to list in each item when held, without filtering on them."""
+    ctx = resolve(query, services.gazetteer, own, services.jobs, any_of=any_of, report=report)
     if services.searcher is not None:
         try:
             return await nearest.search(services.searcher, ctx, services.catalogue), "index"
