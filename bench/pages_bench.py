@@ -13,21 +13,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
-
-import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.serving import free_port  # noqa: E402
+from bench.demo_server import demo_service, pct  # noqa: E402
 
 SEARCHES = [
     {"place": "Lyon", "radius_km": "25"},
@@ -36,58 +31,32 @@ SEARCHES = [
 ]
 
 
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, int(p * len(ordered)))], 2)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=200)
     args = parser.parse_args()
-    port = free_port()
-    data = Path(tempfile.mkdtemp())
-    env = {**os.environ, "ATELIER_DATA_DIR": str(data), "ATELIER_PORT": str(port)}
-    env |= {"ATELIER_LOG_LEVEL": "ERROR", "ATELIER_RATE_SEARCH_ANONYMOUS": "1000000"}
-    env |= {"ATELIER_RATE_ANONYMOUS": "1000000"}
-    server = subprocess.Popen([str(ROOT / ".venv/bin/atelier"), "serve", "--demo"], env=env)  # noqa: S603
-    url = f"http://127.0.0.1:{port}"
-    try:
-        with httpx.Client(base_url=url, timeout=30) as client:
-            deadline = time.monotonic() + 300
-            while time.monotonic() < deadline:  # the demo loads, then the index fills
-                try:
-                    reply = client.get("/v1/search", params=SEARCHES[0])
-                    if reply.headers.get("x-search-backend") == "index" and reply.json()["items"]:
-                        break
-                except httpx.HTTPError:
-                    pass
-                time.sleep(1)
-            time.sleep(20)  # let the index finish filling
-            page_ms: list[float] = []
-            api_ms: list[float] = []
-            facets_ms: list[float] = []
-            for i in range(args.rounds):
-                params = SEARCHES[i % len(SEARCHES)]
-                faceted = [*params.items(), ("facets", "brand"), ("facets", "powertrain")]
-                for path, query, into in (
-                    ("/", params, page_ms),
-                    ("/v1/search", faceted, facets_ms),
-                    ("/v1/search", params, api_ms),
-                ):
-                    started = time.perf_counter()
-                    reply = client.get(path, params=query)
-                    into.append((time.perf_counter() - started) * 1000)
-                    assert reply.status_code == 200, (path, reply.text[:200])
-            gz = {"Accept-Encoding": "gzip"}
-            page = client.get("/", params=SEARCHES[0], headers=gz)
-            linked = re.findall(r'(?:href|src)="(/static/[^"]+)"', page.text)
-            weight = int(page.headers.get("content-length", len(page.content)))
-            for asset in linked:
-                weight += int(client.get(asset, headers=gz).headers["content-length"])
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    with demo_service(SEARCHES[0]) as client:
+        page_ms: list[float] = []
+        api_ms: list[float] = []
+        facets_ms: list[float] = []
+        for i in range(args.rounds):
+            params = SEARCHES[i % len(SEARCHES)]
+            faceted = [*params.items(), ("facets", "brand"), ("facets", "powertrain")]
+            for path, query, into in (
+                ("/", params, page_ms),
+                ("/v1/search", faceted, facets_ms),
+                ("/v1/search", params, api_ms),
+            ):
+                started = time.perf_counter()
+                reply = client.get(path, params=query)
+                into.append((time.perf_counter() - started) * 1000)
+                assert reply.status_code == 200, (path, reply.text[:200])
+        gz = {"Accept-Encoding": "gzip"}
+        page = client.get("/", params=SEARCHES[0], headers=gz)
+        linked = re.findall(r'(?:href|src)="(/static/[^"]+)"', page.text)
+        weight = int(page.headers.get("content-length", len(page.content)))
+        for asset in linked:
+            weight += int(client.get(asset, headers=gz).headers["content-length"])
     result = {
         "rounds": args.rounds,
         "page_ms": {"p50": pct(page_ms, 0.5), "p99": pct(page_ms, 0.99)},

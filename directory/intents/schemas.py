@@ -21,17 +21,32 @@ MAX_JOBS = 10
 JobId = Annotated[str, Meta(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$", max_length=40)]
 
 
+# The forms are checked by the service itself (certifications/codes.py, vin.py), so a refusal
+# names the value and says what was expected; the document declares them as patterns.
+# ISO 3779: 17 letters and digits, never I, O or Q (either case; read in upper case).
+Vin = Annotated[
+    str,
+    Meta(max_length=17, extra_json_schema={"pattern": "^[A-HJ-NPR-Za-hj-npr-z0-9]{17}$"}),
+]
+# SAE J2012, any case, with an optional ISO 14229 failure-type byte (P0AA6, p0aa6, P0AA6-1C).
+DtcText = Annotated[
+    str,
+    Meta(
+        max_length=8,
+        extra_json_schema={"pattern": "^[PBCUpbcu][0-3][0-9A-Fa-f]{3}(?:-?[0-9A-Fa-f]{2})?$"},
+    ),
+]
+
+
 class VehicleIn(Input):
-    vin: Annotated[str, Meta(min_length=1, max_length=40)] | None = None
+    vin: Vin | None = None
     brand: Slug | None = None
     powertrain: Powertrain | None = None
 
 
 class IntentIn(Input):
     vehicle: VehicleIn = msgspec.field(default_factory=VehicleIn)
-    codes: Annotated[
-        list[Annotated[str, Meta(min_length=1, max_length=20)]], Meta(max_length=MAX_CODES)
-    ] = []
+    codes: Annotated[list[DtcText], Meta(max_length=MAX_CODES)] = []
     jobs: Annotated[list[JobId], Meta(max_length=MAX_JOBS)] = []
     lat: Annotated[float, Meta(ge=-90, le=90)] | None = None
     lng: Annotated[float, Meta(ge=-180, le=180)] | None = None

@@ -115,6 +115,17 @@ def _fill_items(schema: Schema, truth: dict[str, Any]) -> None:
         )
 
 
+def _fill_pattern(schema: Schema, truth: dict[str, Any]) -> None:
+    """A pattern the service checks itself, for a readable refusal naming the value (a
+    diagnostic trouble code, a VIN), is declared with ``Meta(extra_json_schema=…)``: msgspec's
+    schema has it, Litestar's does not. Copy it, so the document says what is accepted."""
+    for option in schema.one_of or [schema]:
+        if isinstance(option, Schema) and option.type == OpenAPIType.STRING:
+            for candidate in truth.get("anyOf", [truth]):
+                if candidate.get("type") == "string" and "pattern" in candidate:
+                    option.pattern = option.pattern or candidate["pattern"]
+
+
 def complete_openapi(app: Litestar) -> None:
     """Add the problem answers and If-Match requirements to the app's document (once, before it
     is first served: the served JSON is made from this object)."""
@@ -135,6 +146,7 @@ def complete_openapi(app: Litestar) -> None:
         for field, property_schema in (schema.properties or {}).items():
             if isinstance(property_schema, Schema) and field in truth.get("properties", {}):
                 _fill_items(property_schema, truth["properties"][field])
+                _fill_pattern(property_schema, truth["properties"][field])
     problem = OpenAPIMediaType(schema=Reference(ref="#/components/schemas/Problem"))
     for path, item in (document.paths or {}).items():
         if path.startswith("/health/"):

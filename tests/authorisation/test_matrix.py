@@ -367,6 +367,15 @@ MATRIX: dict[tuple[str, str], Row] = {
         lambda w, c: ("/v1/search/batch", {"queries": [{"lat": 45.76, "lng": 4.83}]}, {}),
         scope="search:batch",
     ),
+    ("POST", "/v1/repair-intents/batch"): Row(
+        frozenset({"key_with_scope", "key_with_scope_foreign", "admin"}),
+        lambda w, c: (
+            "/v1/repair-intents/batch",
+            {"intents": [{"codes": ["P0AA6"], "lat": 45.76, "lng": 4.83}]},
+            {},
+        ),
+        scope="search:batch",
+    ),
     ("POST", "/v1/auth/logout"): Row(
         frozenset(ACCOUNTS), lambda w, c: ("/v1/auth/logout", None, {})
     ),
@@ -374,6 +383,9 @@ MATRIX: dict[tuple[str, str], Row] = {
 # They authenticate rather than being authorised: open to anyone by design, rate-limited per
 # address, and tested with their own rules in test_accounts.py.
 PUBLIC = {("POST", "/v1/auth/signup"), ("POST", "/v1/auth/verify"), ("POST", "/v1/auth/login")}
+# A search whose question is a body: open to anyone like GET /v1/search, and writes nothing
+# (tests/intents).
+PUBLIC |= {("POST", "/v1/repair-intents")}
 
 
 def write_routes(client: TestClient) -> set[tuple[str, str]]:

@@ -152,7 +152,7 @@ def test_hostile_input_to_every_route_is_refused_and_changes_nothing(
                 payload = _hostile_body(body["schema"], components, text)
                 reply = app.request(method, real, json=payload, headers=admin)
                 what = f"{method} {template} body with {text!r}"
-                if template == "/v1/search/batch" and reply.status_code == 200:
+                if template.endswith("/batch") and reply.status_code == 200:
                     # A batch answers each entry in its slot: the bad one gets its problem there.
                     slots = reply.json()["results"]
                     assert slots and all(r.get("status") == 400 for r in slots), what
