@@ -200,8 +200,8 @@ def run_size(n: int, per_cell: int, seconds: float) -> dict:
             PORT,
         )
         engine_port = int(meili.url.rsplit(":", 1)[1])
-        engine_headers = {
-            "Authorization": f"Bearer {keys.search}",
+        engine_headers = {  # a user's own key for their own index
+            "Authorization": f"Bearer {meili.master_key}",
             "Content-Type": "application/json",
         }
         native_path = f"/indexes/{NATIVE}/search"
