@@ -20,6 +20,7 @@ import opening_hours
 from certifications.catalogue import Catalogue
 from certifications.competences import Holding
 from search import hours
+from search.cells import cell_fields
 
 __all__ = [
     "FAR",
@@ -112,6 +113,18 @@ class SiteDocument(msgspec.Struct, kw_only=True):
     # owns (build_filter's ``own``), so for anyone else a private network does not exist.
     pnetworks: list[str] = []
     phone: str | None = None  # for the results' call link; older documents have none
+    # The grid cells the site lies in (search/cells.py), for the engine's region filters; the
+    # searcher uses them once every document has them (MeiliSearcher.has_cells). Always
+    # derived from lat/lng, however the document is made.
+    g0: str = ""
+    g1: str = ""
+    g2: str = ""
+    g3: str = ""
+
+    def __post_init__(self) -> None:
+        cells = cell_fields(self.lat, self.lng)
+        self.g0, self.g1, self.g2, self.g3 = cells["g0"], cells["g1"], cells["g2"], cells["g3"]
+
     competences: list[str]  # schemes verified at indexing time (for facets)
     domains: list[str]
     comp: dict[str, Window]

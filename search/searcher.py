@@ -58,6 +58,7 @@ class MeiliSearcher:
         }
         self._session: aiohttp.ClientSession | None = None
         self._zones: tuple[float, list[str]] = (0.0, [])
+        self._cells: tuple[float, bool] = (-1e9, False)
 
     def _client(self) -> aiohttp.ClientSession:
         # Made on first use, inside the event loop that will use it.
@@ -92,6 +93,20 @@ class MeiliSearcher:
             # A 4xx here is our bug (a bad filter), not the engine being away: say so loudly.
             raise EngineRefused(f"Meilisearch refused the query: {content[:500]!r}")
         return content
+
+    async def has_cells(self) -> bool:
+        """Whether every document carries its grid cells (search/cells.py), so region filters
+        may name cells (cached a minute). Not until a reindex after the upgrade that brought
+        them: a document without its cells would be missed by every distance search."""
+        fetched, ready = self._cells
+        if time.monotonic() - fetched > 60:
+            try:
+                result = await self.search({"q": "", "limit": 0, "filter": "g3 NOT EXISTS"})
+                ready = result.estimatedTotalHits == 0
+            except EngineRefused:  # the index predates the cells' settings
+                ready = False
+            self._cells = (time.monotonic(), ready)
+        return ready
 
     async def timezones(self) -> list[str]:
         """The time zones present in the index (cached a minute), for open-at filters."""

@@ -14,6 +14,7 @@ from geopy.distance import geodesic
 
 from search import nearest
 from search.errors import UnboundedQuery
+from search.cells import cell_fields
 from search.nearest import nearest_points, region_clause
 from search.query import Origin
 from search.results import rank_key
@@ -21,6 +22,7 @@ from search.searcher import MeiliSearcher
 from tests.spreads import ORIGIN, RADIUS_M, CountingSearcher, document, uneven
 
 
+@pytest.mark.parametrize("cells", [False, True], ids=["ranges", "cells"])
 @pytest.mark.parametrize(
     ("max_fetch", "most_requests"),
     # As shipped: a few requests a page. With a request limit below the dense town's size
@@ -29,7 +31,7 @@ from tests.spreads import ORIGIN, RADIUS_M, CountingSearcher, document, uneven
     [(nearest.MAX_FETCH, 4), (1000, None), (300, None)],
 )
 def test_every_page_of_a_wide_search_over_an_uneven_spread_comes_from_the_index(
-    meili, meili_keys, index, monkeypatch, max_fetch, most_requests
+    meili, meili_keys, index, monkeypatch, max_fetch, most_requests, cells
 ) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setattr(nearest, "MAX_FETCH", max_fetch)
     docs = uneven(sparse=150, town=2500, seed=11)
@@ -50,7 +52,14 @@ def test_every_page_of_a_wide_search_over_an_uneven_spread_comes_from_the_index(
             for needed in (21, 101, 301, 1001, 2001, len(exact) + 1):
                 searcher.requests = 0
                 got = await nearest_points(
-                    searcher, "", ["status = active"], ORIGIN, RADIUS_M, needed, len(docs)
+                    searcher,
+                    "",
+                    ["status = active"],
+                    ORIGIN,
+                    RADIUS_M,
+                    needed,
+                    len(docs),
+                    cells=cells,
                 )
                 assert [i for _, i in got[:needed]] == [i for _, i in exact[:needed]], needed
                 assert all(abs(a - b) < 1.0 for (a, _), (b, _) in zip(got, exact, strict=False))
@@ -63,20 +72,22 @@ def test_every_page_of_a_wide_search_over_an_uneven_spread_comes_from_the_index(
     asyncio.run(pages())
 
 
-def test_the_region_holds_the_circle_and_little_else() -> None:
+@pytest.mark.parametrize("cells", [False, True], ids=["ranges", "cells"])
+def test_the_region_holds_the_circle_and_little_else(cells: bool) -> None:
     # Anywhere from the equator to the poles' edges, across the antimeridian: every point
-    # inside (the edge included, where a flat chord once missed at 79°N) matches.
+    # inside (the edge included, where a flat chord once missed at 79°N) matches, whether the
+    # region is written as ranges of lat/lng or as the grid cells covering them.
     rng = random.Random(5)
     for _ in range(300):
         lat, r = rng.uniform(-88, 88), rng.uniform(500, 300_000)
         origin = Origin(lat=lat, lng=rng.uniform(-180, 180), label="", source="point")
-        strips = region_clause(origin, r)
+        strips = region_clause(origin, r, cells)
         for i in range(86):
             along = r * 0.999 if i < 36 else r * math.sqrt(rng.random())
             bearing = i * 10 if i < 36 else rng.uniform(0, 360)
             point = geodesic(meters=along).destination((origin.lat, origin.lng), bearing)
             assert _matches(strips, point.latitude, point.longitude), (origin, r, bearing)
-        if abs(lat) <= 60:  # away from the poles, little else: nothing 30% out (a box: 41%)
+        if abs(lat) <= 60 and not strips.startswith("g"):  # nothing 30% out (a box: 41%)
             for _ in range(50):
                 point = geodesic(meters=r * 1.3).destination(
                     (origin.lat, origin.lng), rng.uniform(0, 360)
@@ -85,7 +96,11 @@ def test_the_region_holds_the_circle_and_little_else() -> None:
 
 
 def _matches(clause: str, lat: float, lng: float) -> bool:
-    """Evaluate our own filter text (only AND, OR, NOT, >=, <= on lat and lng) in Python."""
+    """Evaluate our own filter text (only AND, OR, NOT, >=, <= on lat and lng, or one IN of
+    grid cells) in Python."""
+    if clause.startswith("g"):
+        field, _, listed = clause.partition(" IN ")
+        return f'"{cell_fields(lat, lng)[field]}"' in listed.strip("[]").split(", ")
     expr = clause.replace("AND", "and").replace("OR", "or").replace("NOT", "not")
     return bool(eval(expr, {"__builtins__": {}}, {"lat": lat, "lng": lng}))  # noqa: S307
 
@@ -109,3 +124,20 @@ def test_more_matches_at_one_point_than_a_request_may_fetch_is_said_not_hidden(
             await searcher.close()
 
     asyncio.run(ask())
+
+
+def test_cells_name_few_values_and_cover_little_more_than_the_circle() -> None:
+    """Across the radii drivers use, the finest cells that fit: a handful to a few dozen, and
+    the cells' area a small multiple of the circle's (what the points request fetches)."""
+    from search import cells as grid
+
+    for radius_km in (1, 5, 20, 50, 100, 300):
+        clause = region_clause(Origin(lat=45.76, lng=4.84), radius_km * 1000, cells=True)
+        field, _, listed = clause.partition(" IN ")
+        names = listed.strip("[]").split(", ")
+        size = grid.SIZES[grid.FIELDS.index(field)]
+        assert 1 <= len(names) <= grid.MAX_CELLS
+        cell_km2 = (size * 111) * (size * 111 * math.cos(math.radians(45.76)))
+        ratio = len(names) * cell_km2 / (math.pi * radius_km**2)
+        print(radius_km, field, len(names), round(ratio, 1))
+        assert ratio < 12, (radius_km, field, len(names), ratio)
