@@ -13,8 +13,8 @@ import pytest
 from geopy.distance import geodesic
 
 from search import nearest
-from search.errors import UnboundedQuery
 from search.cells import cell_fields
+from search.errors import UnboundedQuery
 from search.nearest import nearest_points, region_clause
 from search.query import Origin
 from search.results import rank_key
