@@ -24,6 +24,7 @@ from search.cells import cell_fields
 
 __all__ = [
     "FAR",
+    "PAGE_FIELDS",
     "CompetenceDetail",
     "SiteDocument",
     "SiteRecord",
@@ -86,10 +87,9 @@ class SiteRecord(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class SiteDocument(msgspec.Struct, kw_only=True):
+    # What a page of results shows (``PAGE_FIELDS``): the engine returns only these for a page.
     id: str
-    v: int
     name: str
-    organisation: str
     kind: str
     street: str | None
     postcode: str | None
@@ -99,20 +99,28 @@ class SiteDocument(msgspec.Struct, kw_only=True):
     # whole geo tree (about a second a batch at 100k sites, measured), which no lag goal survives.
     lat: float
     lng: float
-    status: str
     tz: str
-    opening_hours: str | None
     oh: dict[str, int]  # opening intervals of a typical week, local minutes (see week_hours)
     brands: list[str]
-    vehicles: list[str]
-    powertrains: list[str]
-    services: list[str]
-    languages: list[str]
     networks: list[str]
     # Members of private networks: a filter reaches this field only for a network the caller
     # owns (build_filter's ``own``), so for anyone else a private network does not exist.
     pnetworks: list[str] = []
     phone: str | None = None  # for the results' call link; older documents have none
+    comp: dict[str, Window] = {}
+    details: list[CompetenceDetail] = []
+    # What only filters, facets and the database fallback read (defaults: a page's documents
+    # come without them).
+    v: int = 0
+    organisation: str = ""
+    status: str = ""
+    opening_hours: str | None = None
+    vehicles: list[str] = []
+    powertrains: list[str] = []
+    services: list[str] = []
+    languages: list[str] = []
+    competences: list[str] = []  # schemes verified at indexing time (for facets)
+    domains: list[str] = []
     # The grid cells the site lies in (search/cells.py), for the engine's region filters; the
     # searcher uses them once every document has them (MeiliSearcher.has_cells). Always
     # derived from lat/lng, however the document is made.
@@ -125,10 +133,12 @@ class SiteDocument(msgspec.Struct, kw_only=True):
         cells = cell_fields(self.lat, self.lng)
         self.g0, self.g1, self.g2, self.g3 = cells["g0"], cells["g1"], cells["g2"], cells["g3"]
 
-    competences: list[str]  # schemes verified at indexing time (for facets)
-    domains: list[str]
-    comp: dict[str, Window]
-    details: list[CompetenceDetail]
+
+# The fields a page of results reads (search.results.item): a page's documents are fetched with
+# these only, half the bytes of a whole document.
+PAGE_FIELDS = [
+    *SiteDocument.__struct_fields__[: SiteDocument.__struct_fields__.index("v")],
+]
 
 
 def field_key(scheme_id: str) -> str:

@@ -24,7 +24,7 @@ from typing import Any
 
 from certifications.catalogue import Catalogue
 from search.cells import covering
-from search.documents import SiteDocument
+from search.documents import PAGE_FIELDS, SiteDocument
 from search.errors import UnboundedQuery
 from search.query import FACETS, Origin, SearchContext, build_filter, quote
 from search.results import (
@@ -41,7 +41,7 @@ __all__ = ["MAX_FETCH", "RETRIEVED", "nearest_points", "region_clause", "search"
 
 # The most points fetched in one request when ranking by distance.
 MAX_FETCH = 10_000
-RETRIEVED = list(SiteDocument.__struct_encode_fields__)
+RETRIEVED = PAGE_FIELDS
 STRIPS = 8  # the region's strips: ~10% more area than the circle (its bounding box: 27%)
 # Each step answers, or moves lo out by at least THIN_BAND of the radius, or halves the band
 # above lo: a few dozen requests in the worst spread measured, one or two in most searches.
