@@ -9,6 +9,7 @@ computed here, and the database fallback uses the very same functions, so both b
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -254,6 +255,20 @@ def next_change(hours: dict[str, int], day: int, minute: int) -> tuple[int, int]
     minute of that day), or None when the week is all open or all closed. Spans that end at
     midnight and start again at midnight are one span: a site open all night does not
     "close at 24:00"."""
+    # A page shows a few dozen weeks, most of them alike: the edges are worked out once a week
+    # (the key is the values in week_hours's order) and each call is a bisection.
+    edges = _edges(tuple(hours.items()))
+    if not edges:
+        return None
+    now = day * 1440 + minute
+    at = edges[bisect_right(edges, now)]  # the list runs on past the week's end: never past it
+    return divmod(at - day * 1440, 1440)[0], at % 1440
+
+
+@lru_cache(maxsize=4096)
+def _edges(items: tuple[tuple[str, int], ...]) -> tuple[int, ...]:
+    """Every minute of the week (Monday 00:00 = 0) the state flips, then the same a week on."""
+    hours = dict(items)
     spans = sorted(
         (d * 1440 + hours[f"d{d}s{i}"], d * 1440 + hours[f"d{d}e{i}"])
         for d in range(7)
@@ -267,14 +282,11 @@ def next_change(hours: dict[str, int], day: int, minute: int) -> tuple[int, int]
         else:
             merged.append([start, end])
     if not merged or merged == [[0, 7 * 1440]]:
-        return None
+        return ()
     if len(merged) > 1 and merged[0][0] == 0 and merged[-1][1] == 7 * 1440:
         merged[0][0] = merged.pop()[0] - 7 * 1440  # Sunday night runs into Monday morning
-    now = day * 1440 + minute
-    edges = sorted({e for span in merged for e in span})
-    later = [e for e in edges if e > now] + [e + 7 * 1440 for e in edges if e + 7 * 1440 > now]
-    at = min(later)
-    return divmod(at - day * 1440, 1440)[0], at % 1440
+    week = sorted({e % (7 * 1440) for span in merged for e in span})
+    return (*week, *(e + 7 * 1440 for e in week), *(e + 14 * 1440 for e in week))
 
 
 def next_change_at(hours: dict[str, int], timezone: str, now: datetime) -> datetime | None:
