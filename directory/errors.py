@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import msgspec
@@ -104,6 +104,20 @@ def problem_body(exc: DomainError) -> dict[str, Any]:
     if exc.errors:
         body["errors"] = [{"pointer": e.pointer, "detail": e.detail} for e in exc.errors]
     return {**body, **exc.extra}
+
+
+async def each_or_problem(
+    values: Sequence[Any], answer: Callable[[Any], Awaitable[Any]]
+) -> list[Any]:
+    """A batch answered in order: each value's answer, or its own problem object when it is
+    bad input; one bad entry never fails the others."""
+    results: list[Any] = []
+    for value in values:
+        try:
+            results.append(await answer(value))
+        except InvalidInput as err:
+            results.append(problem_body(err))
+    return results
 
 
 def problem(

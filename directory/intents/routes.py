@@ -8,7 +8,7 @@ import msgspec
 from litestar import post
 from litestar.params import JSONBody
 
-from directory.errors import FieldError, InvalidInput, problem_body
+from directory.errors import FieldError, InvalidInput, each_or_problem
 from directory.gate.auth import require_scope
 from directory.http import Caller, Deps
 from directory.intents.schemas import IntentAnswer, IntentBatchIn, IntentIn
@@ -62,15 +62,11 @@ async def repair_intent_batch(
     app_services: Deps, caller: Caller, data: JSONBody[IntentBatchIn]
 ) -> dict[str, list[Any]]:
     own = await own_networks(app_services, caller)
-    results: list[Any] = []
-    for value in data.intents:
-        try:
-            results.append(
-                await answer(app_services, read_intent(app_services, _convert(value)), own)
-            )
-        except InvalidInput as err:
-            results.append(problem_body(err))
-    return {"results": results}
+
+    async def one(value: Any) -> IntentAnswer:
+        return await answer(app_services, read_intent(app_services, _convert(value)), own)
+
+    return {"results": await each_or_problem(data.intents, one)}
 
 
 route_handlers: list[Any] = [repair_intent, repair_intent_batch]

@@ -9,7 +9,7 @@ import msgspec
 from litestar import Response, get, post
 from litestar.params import FromQuery, JSONBody, QueryParameter
 
-from directory.errors import FieldError, InvalidInput, problem_body
+from directory.errors import FieldError, InvalidInput, each_or_problem
 from directory.gate.auth import require_scope
 from directory.http import QUERY_TEXT, AnyRequest, Caller, Deps
 from directory.ops.counters import SEARCHES
@@ -104,20 +104,16 @@ async def search_batch(
     app_services: Deps, caller: Caller, data: JSONBody[BatchIn]
 ) -> dict[str, list[Any]]:
     own = await own_networks(app_services, caller)
-    results: list[Any] = []
-    for params in data.queries:
-        try:
-            if not isinstance(params, dict):
-                raise InvalidInput(
-                    "invalid search", errors=[FieldError("/query", "a search is a JSON object")]
-                )
-            answer, _ = await run(
-                app_services, parse(params, app_services.catalogue, app_services.jobs), own
+
+    async def one(params: Any) -> SearchResponse:
+        if not isinstance(params, dict):
+            raise InvalidInput(
+                "invalid search", errors=[FieldError("/query", "a search is a JSON object")]
             )
-            results.append(answer)
-        except InvalidInput as err:
-            results.append(problem_body(err))
-    return {"results": results}
+        query = parse(params, app_services.catalogue, app_services.jobs)
+        return (await run(app_services, query, own))[0]
+
+    return {"results": await each_or_problem(data.queries, one)}
 
 
 class Place(msgspec.Struct, kw_only=True):

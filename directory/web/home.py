@@ -28,6 +28,7 @@ from directory.web.render import (
     profile_path,
     render,
     scheme_name,
+    slug,
 )
 from search.results import SearchItem
 
@@ -74,6 +75,8 @@ async def home(request: AnyRequest, app_services: Deps) -> Response[str]:
     params = request.query_params
     form = {name: (params.get(name) or "").strip() for name in _FIELDS}
     form["radius_km"] = form["radius_km"] or "25"
+    if form["brand"]:  # typed as people write it ("Mercedes Benz"), searched as a slug
+        form["brand"] = slug(form["brand"])
     form["open_now"] = params.get("open_now") == "true"
     context: dict[str, Any] = {
         "form": form,

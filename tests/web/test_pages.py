@@ -242,6 +242,10 @@ def test_the_brand_and_powertrain_filters_show_counts_and_match_the_api(
         listed = [i["id"] for i in client.get("/v1/search", params=query).json()["items"]]
         assert shown == listed, params
     assert len(ids_in(client.get("/", params={"place": "Lyon", "brand": "renault"}).text)) == 2
+    # Before any search the brand is typed, and read as people write it.
+    assert '<input id="brand" name="brand" type="text"' in client.get("/").text
+    typed = client.get("/", params={"place": "Lyon", "brand": " Renault "}).text
+    assert len(ids_in(typed)) == 2
 
 
 def test_a_search_from_the_visitors_position_is_the_apis(client, sessions, gazetteer) -> None:
