@@ -122,17 +122,13 @@ class SiteDocument(msgspec.Struct, kw_only=True):
     languages: list[str] = []
     competences: list[str] = []  # schemes verified at indexing time (for facets)
     domains: list[str] = []
-    # The grid cells the site lies in (search/cells.py), for the engine's region filters; the
-    # searcher uses them once every document has them (MeiliSearcher.has_cells). Always
-    # derived from lat/lng, however the document is made.
+    # The grid cells the site lies in (search/cells.py, from lat/lng: ``project`` writes them),
+    # for the engine's region filters; the searcher uses them once every document has them
+    # (MeiliSearcher.has_cells).
     g0: str = ""
     g1: str = ""
     g2: str = ""
     g3: str = ""
-
-    def __post_init__(self) -> None:
-        cells = cell_fields(self.lat, self.lng)
-        self.g0, self.g1, self.g2, self.g3 = cells["g0"], cells["g1"], cells["g2"], cells["g3"]
 
 
 # The fields a page of results reads (search.results.item): a page's documents are fetched with
@@ -220,6 +216,7 @@ def project(
         networks=record.networks,
         pnetworks=record.private_networks,
         phone=record.phone,
+        **cell_fields(record.lat, record.lng),
         competences=held_now,
         domains=sorted({catalogue.schemes[s].domain for s in held_now}),
         comp=comp,

@@ -10,6 +10,7 @@ from typing import Any
 
 from geopy.distance import geodesic
 
+from search.cells import cell_fields
 from search.documents import SiteDocument
 from search.query import Origin
 from search.searcher import EnginePoints, MeiliSearcher
@@ -24,6 +25,7 @@ def document(i: int, lat: float, lng: float) -> SiteDocument:
         street=None, postcode=None, city="X", country="FR", lat=lat, lng=lng, status="active",
         tz="Europe/Paris", opening_hours=None, oh={}, brands=[], vehicles=[], powertrains=[],
         services=[], languages=[], networks=[], competences=[], domains=[], comp={}, details=[],
+        **cell_fields(lat, lng),
     )  # fmt: skip
 
 

@@ -3,6 +3,7 @@ week, and competences as windows closed under implication."""
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import given
@@ -10,6 +11,7 @@ from hypothesis import strategies as st
 
 from certifications.catalogue import default_catalogue
 from certifications.competences import Holding
+from search.cells import cell_fields
 from search.documents import (
     FAR,
     SiteRecord,
@@ -126,6 +128,9 @@ def test_a_verified_higher_level_holds_the_levels_it_implies_with_its_own_window
         assert scheme in doc.competences
     assert field_key("fr.nfc18550.b2tl") not in doc.comp  # implication runs downwards only
     assert doc.v == 3 and doc.oh == week_hours("Mo-Fr 08:00-18:00")
+    # Its grid cells, one a size, from its point (search/cells.py)
+    assert (doc.g0, doc.g1, doc.g2, doc.g3) == tuple(cell_fields(doc.lat, doc.lng).values())
+    assert doc.g1 == f"{math.floor(doc.lat / 0.1)}:{math.floor(doc.lng / 0.1)}"
 
 
 def test_a_declared_claim_counts_only_in_the_declared_window() -> None:
