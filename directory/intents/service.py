@@ -8,7 +8,7 @@ the two further searches run only for an intent nothing nearby can meet."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
@@ -42,7 +42,7 @@ class Read(msgspec.Struct, frozen=True, kw_only=True):
     intent: IntentIn
     vin: DecodedVin | None
     vehicle: Vehicle
-    brand_from: str | None
+    brand_from: Literal["vin", "caller"] | None
     codes: tuple[Code, ...]
     resolution: Resolution
 
@@ -64,7 +64,8 @@ def read_intent(services: Services, intent: IntentIn) -> Read:
     if not intent.codes and not intent.jobs:
         problems.append(FieldError("/codes", "give the fault codes read, or the jobs to do"))
     vin = None
-    brand, brand_from = intent.vehicle.brand, "caller" if intent.vehicle.brand else None
+    brand = intent.vehicle.brand
+    brand_from: Literal["vin", "caller"] | None = "caller" if brand else None
     if intent.vehicle.vin is not None:
         try:
             vin = decode_vin(intent.vehicle.vin)
@@ -96,7 +97,7 @@ def read_intent(services: Services, intent: IntentIn) -> Read:
         vehicle=vehicle,
         brand_from=brand_from,
         codes=unique_codes,
-        resolution=services.needs.resolve(vehicle, unique_codes, dict.fromkeys(intent.jobs)),
+        resolution=services.needs.resolve(vehicle, unique_codes, list(dict.fromkeys(intent.jobs))),
     )
 
 
@@ -185,7 +186,7 @@ async def answer(services: Services, read: Read, own: frozenset[str]) -> IntentA
     return IntentAnswer(
         vehicle=VehicleOut(
             brand=read.vehicle.brand,
-            brand_from=read.brand_from,  # type: ignore[arg-type]
+            brand_from=read.brand_from,
             powertrain=read.vehicle.powertrain,
             vin=read.vin,
         ),

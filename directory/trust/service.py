@@ -35,6 +35,7 @@ from directory.profiles.validation import check_url
 __all__ = [
     "AttestationRefused",
     "add_issuer_key",
+    "competence_out",
     "competences_for",
     "create_issuer",
     "declare_claim",
@@ -334,13 +335,14 @@ def competences_for(
     holdings = holdings_for(session, site_ids)
     return {
         sid: [
-            _out(e, catalogue) for e in effective_competences(holdings.get(sid, []), catalogue, at)
+            competence_out(e, catalogue)
+            for e in effective_competences(holdings.get(sid, []), catalogue, at)
         ]
         for sid in site_ids
     }
 
 
-def _out(e: Effective, catalogue: Catalogue) -> CompetenceOut:
+def competence_out(e: Effective, catalogue: Catalogue) -> CompetenceOut:
     return CompetenceOut(
         scheme=e.scheme,
         name=catalogue.schemes[e.scheme].name.en,

@@ -21,13 +21,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from certifications.catalogue import Catalogue
-from certifications.competences import effective_competences
+from certifications.competences import Effective, effective_competences
 from directory.db import transaction, utcnow
 from directory.http import AnyRequest, Deps
 from directory.models import Attestation, Issuer, Membership, Network, Site, Technician
 from directory.profiles import service as profiles
 from directory.profiles.jsonld import site_jsonld
-from directory.trust.service import competences_for, holdings_for
+from directory.trust.service import competence_out, holdings_for
 from directory.web.home import opening_text
 from directory.web.i18n import translations
 from directory.web.render import (
@@ -58,10 +58,8 @@ class Shown(msgspec.Struct, kw_only=True):
 
 
 def _competences(
-    session: Session, catalogue: Catalogue, site_id: str, language: str
+    session: Session, catalogue: Catalogue, held: list[Effective], language: str
 ) -> list[Shown]:
-    now = utcnow()
-    held = effective_competences(holdings_for(session, [site_id]).get(site_id, []), catalogue, now)
     wanted = {e.issuer for e in held if e.issuer}
     issuers = {
         i: n
@@ -160,8 +158,12 @@ def profile(
         site = session.get(Site, site_id)
         if site is None or site.status == "closed":
             raise NotFoundException("no such workshop")
-        out = profiles.site_out(site, competences_for(session, catalogue, [site.id])[site.id])
-        competences = _competences(session, catalogue, site.id, language)
+        # One reading of the site's competences for the page and its structured data.
+        held = effective_competences(
+            holdings_for(session, [site.id]).get(site.id, []), catalogue, utcnow()
+        )
+        out = profiles.site_out(site, [competence_out(e, catalogue) for e in held])
+        competences = _competences(session, catalogue, held, language)
         technicians = _technicians(session, catalogue, site.id, language)
         networks = _networks(session, site.id)
     canonical = profile_path(out.id, out.name, out.address.city)
