@@ -20,6 +20,7 @@ corners hold 27% more area than its circle, and a town in a corner filled every 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 from certifications.catalogue import Catalogue
@@ -46,6 +47,10 @@ STRIPS = 8  # the region's strips: ~10% more area than the circle (its bounding 
 # Each step answers, or moves lo out by at least THIN_BAND of the radius, or halves the band
 # above lo: a few dozen requests in the worst spread measured, one or two in most searches.
 MAX_STEPS = 400
+# A first circle expected to hold at most this many matches is fetched with the page's fields
+# (a page of 20 and its margin); one holding WHOLE_LIMIT or more is asked again as points.
+WHOLE_EXPECTED = 64
+WHOLE_LIMIT = 200
 THIN_BAND = 0.02  # a ring this thin (of its radius) that overflows is fetched tile by tile
 MIN_TILE_DEG = 1e-6  # about 10 cm: more matches than a request may fetch in one is one point
 
@@ -155,6 +160,7 @@ async def search(
     summary = await searcher.search(summary_body)
     ranked: list[tuple[float, SiteDocument]]
     if query.sort == "distance":
+        docs: dict[str, SiteDocument] = {}  # filled by the first circle when it is small
         points = await nearest_points(
             searcher,
             query.q or "",
@@ -164,9 +170,10 @@ async def search(
             needed=offset + query.limit + 1,
             total=summary.estimatedTotalHits,
             cells=cells,
+            docs=docs,
         )
         points = [p for p in points if after_cursor(cursor, p[0], p[1])][: query.limit + 1]
-        docs = await _documents(searcher, [p[1] for p in points])
+        docs |= await _documents(searcher, [i for _, i in points if i not in docs])
         ranked = [(d, docs[sid]) for d, sid in points if sid in docs]
     else:
         hits = summary.hits
@@ -190,10 +197,15 @@ async def nearest_points(
     needed: int,
     total: int,
     cells: bool = False,
+    docs: dict[str, SiteDocument] | None = None,
 ) -> list[tuple[float, str]]:
     """(distance, id) of every match within the smallest circle (≤ radius) holding ``needed``
     of them, ranked by (distance, id). Raises UnboundedQuery only when more matches than one
-    request may fetch share one point (a thousand sites at one address)."""
+    request may fetch share one point (a thousand sites at one address).
+
+    With ``docs``, a first circle expected to hold a page's worth (``WHOLE_EXPECTED``) comes
+    with the page's fields, put in ``docs``: the common search then needs no request for its
+    page's documents."""
     if total == 0:
         return []
     cap = min(MAX_FETCH, max(1000, 4 * needed))
@@ -201,6 +213,7 @@ async def nearest_points(
     # margin, in one request most of the time. Even when the whole radius would fit in one
     # request: the engine's time grows with the hits it returns (1,000 points: ~30 ms at 100k
     # sites; 50: ~1.5 ms), so fetching the radius whole made common searches the slowest.
+    whole = docs is not None and min(total, 2.5 * needed) <= WHOLE_EXPECTED
     r = radius_m * min(1.0, math.sqrt(2.5 * needed / total))
     r = max(r, min(radius_m, 500.0))
     known: list[tuple[float, str]] = []  # every match within lo
@@ -209,9 +222,21 @@ async def nearest_points(
         # What lies within lo comes again (fewer than ``needed``, a quarter of a request at
         # most): cheaper than a "NOT inside lo" clause, which rectangles cannot make tight.
         region = [*clauses, region_clause(origin, r, cells)]
-        result = await searcher.points({"q": q, "limit": cap, "filter": region})
-        hits = result.hits
-        complete = len(hits) < cap or result.estimatedTotalHits <= len(hits)
+        hits: Sequence[EnginePoint | SiteDocument] = []
+        complete = False
+        if whole and docs is not None:
+            whole = False  # the first circle only: later ones are rings of points
+            found = await searcher.search(
+                {"q": q, "limit": WHOLE_LIMIT, "filter": region, "attributesToRetrieve": RETRIEVED}
+            )
+            complete = len(found.hits) < WHOLE_LIMIT
+            if complete:  # else denser than it looked: ask again for points only
+                docs.update((h.id, h) for h in found.hits)
+                hits = found.hits
+        if not complete:
+            result = await searcher.points({"q": q, "limit": cap, "filter": region})
+            hits = result.hits
+            complete = len(hits) < cap or result.estimatedTotalHits <= len(hits)
         if not complete and cap < result.estimatedTotalHits <= MAX_FETCH:
             # One larger answer costs less than the requests that would find a smaller circle
             # (a dense town on this one).

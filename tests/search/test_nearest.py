@@ -19,7 +19,7 @@ from search.nearest import nearest_points, region_clause
 from search.query import Origin
 from search.results import rank_key
 from search.searcher import MeiliSearcher
-from tests.spreads import ORIGIN, RADIUS_M, CountingSearcher, document, uneven
+from tests.spreads import ORIGIN, RADIUS_M, CountingSearcher, around, document, uneven
 
 
 @pytest.mark.parametrize("cells", [False, True], ids=["ranges", "cells"])
@@ -141,3 +141,43 @@ def test_cells_name_few_values_and_cover_little_more_than_the_circle() -> None:
         ratio = len(names) * cell_km2 / (math.pi * radius_km**2)
         print(radius_km, field, len(names), round(ratio, 1))
         assert ratio < 12, (radius_km, field, len(names), ratio)
+
+
+def test_a_small_first_circle_comes_with_its_documents_and_the_same_order(
+    meili, meili_keys, index
+) -> None:  # type: ignore[no-untyped-def]
+    """A first circle expected to hold a page is fetched with the page's fields: the ranking is
+    the one of points alone, and the page's documents are already there."""
+    rng = random.Random(3)
+    docs = [
+        document(i, *around(rng, 145 * math.sqrt(rng.random()), rng.uniform(0, 360), 0))
+        for i in range(600)
+    ]
+    index.apply(docs, [])
+
+    async def compare() -> None:
+        searcher = CountingSearcher(meili.url, meili_keys.search)
+        try:
+            for cells in (False, True):
+                plain = await nearest_points(
+                    searcher, "", ["status = active"], ORIGIN, RADIUS_M, 21, len(docs), cells
+                )
+                found: dict = {}
+                whole = await nearest_points(
+                    searcher,
+                    "",
+                    ["status = active"],
+                    ORIGIN,
+                    RADIUS_M,
+                    21,
+                    len(docs),
+                    cells,
+                    docs=found,
+                )
+                assert whole == plain
+                assert {i for _, i in whole[:21]} <= set(found)
+                assert all(found[i].name == f"G{int(i[3:])}" for _, i in whole[:21])
+        finally:
+            await searcher.close()
+
+    asyncio.run(compare())
