@@ -23,6 +23,8 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+import msgspec
+
 from certifications.catalogue import Catalogue
 from search.cells import covering
 from search.documents import PAGE_FIELDS, SiteDocument
@@ -160,7 +162,7 @@ async def search(
     summary = await searcher.search(summary_body)
     ranked: list[tuple[float, SiteDocument]]
     if query.sort == "distance":
-        docs: dict[str, SiteDocument] = {}  # filled by the first circle when it is small
+        raws: dict[str, msgspec.Raw] = {}  # the first circle's hits, when it came whole
         points = await nearest_points(
             searcher,
             query.q or "",
@@ -170,9 +172,12 @@ async def search(
             needed=offset + query.limit + 1,
             total=summary.estimatedTotalHits,
             cells=cells,
-            docs=docs,
+            docs=raws,
         )
         points = [p for p in points if after_cursor(cursor, p[0], p[1])][: query.limit + 1]
+        docs: dict[str, SiteDocument] = {
+            i: searcher.document(raws[i]) for _, i in points if i in raws
+        }
         docs |= await _documents(searcher, [i for _, i in points if i not in docs])
         ranked = [(d, docs[sid]) for d, sid in points if sid in docs]
     else:
@@ -197,15 +202,16 @@ async def nearest_points(
     needed: int,
     total: int,
     cells: bool = False,
-    docs: dict[str, SiteDocument] | None = None,
+    docs: dict[str, msgspec.Raw] | None = None,
 ) -> list[tuple[float, str]]:
     """(distance, id) of every match within the smallest circle (≤ radius) holding ``needed``
     of them, ranked by (distance, id). Raises UnboundedQuery only when more matches than one
     request may fetch share one point (a thousand sites at one address).
 
     With ``docs``, a first circle expected to hold a page's worth (``WHOLE_EXPECTED``) comes
-    with the page's fields, put in ``docs``: the common search then needs no request for its
-    page's documents."""
+    with the page's fields, kept in ``docs`` as raw JSON (read only for the page: decoding a
+    hundred documents to show twenty cost more CPU than the request it saved): the common
+    search then needs no request for its page's documents."""
     if total == 0:
         return []
     cap = min(MAX_FETCH, max(1000, 4 * needed))
@@ -222,17 +228,17 @@ async def nearest_points(
         # What lies within lo comes again (fewer than ``needed``, a quarter of a request at
         # most): cheaper than a "NOT inside lo" clause, which rectangles cannot make tight.
         region = [*clauses, region_clause(origin, r, cells)]
-        hits: Sequence[EnginePoint | SiteDocument] = []
+        hits: Sequence[EnginePoint] = []
         complete = False
         if whole and docs is not None:
             whole = False  # the first circle only: later ones are rings of points
-            found = await searcher.search(
+            found = await searcher.whole(
                 {"q": q, "limit": WHOLE_LIMIT, "filter": region, "attributesToRetrieve": RETRIEVED}
             )
-            complete = len(found.hits) < WHOLE_LIMIT
+            complete = len(found) < WHOLE_LIMIT
             if complete:  # else denser than it looked: ask again for points only
-                docs.update((h.id, h) for h in found.hits)
-                hits = found.hits
+                docs.update((point.id, raw) for point, raw in found)
+                hits = [point for point, _ in found]
         if not complete:
             result = await searcher.points({"q": q, "limit": cap, "filter": region})
             hits = result.hits

@@ -36,8 +36,15 @@ class EnginePoints(msgspec.Struct):
     estimatedTotalHits: int = 0  # noqa: N815 - Meilisearch's name
 
 
+class _RawHits(msgspec.Struct):
+    hits: list[msgspec.Raw]
+
+
 _decoder = msgspec.json.Decoder(EngineResult)
 _points = msgspec.json.Decoder(EnginePoints)
+_raw_hits = msgspec.json.Decoder(_RawHits)
+_point = msgspec.json.Decoder(EnginePoint)
+_hit = msgspec.json.Decoder(EngineHit)
 
 
 class MeiliSearcher:
@@ -79,6 +86,16 @@ class MeiliSearcher:
         return _points.decode(
             await self._post({**body, "attributesToRetrieve": ["id", "lat", "lng"]})
         )
+
+    async def whole(self, body: dict[str, Any]) -> list[tuple[EnginePoint, msgspec.Raw]]:
+        """Hits with the fields the body asks for, each read as a point; the rest of a hit
+        stays raw JSON until ``document`` reads it (only a page's are)."""
+        hits = _raw_hits.decode(await self._post(body)).hits
+        return [(_point.decode(raw), raw) for raw in hits]
+
+    @staticmethod
+    def document(raw: msgspec.Raw) -> EngineHit:
+        return _hit.decode(raw)
 
     async def _post(self, body: dict[str, Any]) -> bytes:
         try:

@@ -176,7 +176,9 @@ def test_a_small_first_circle_comes_with_its_documents_and_the_same_order(
                 )
                 assert whole == plain
                 assert {i for _, i in whole[:21]} <= set(found)
-                assert all(found[i].name == f"G{int(i[3:])}" for _, i in whole[:21])
+                assert all(
+                    searcher.document(found[i]).name == f"G{int(i[3:])}" for _, i in whole[:21]
+                )
         finally:
             await searcher.close()
 
