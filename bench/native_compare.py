@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.engine_replay import reference_top  # noqa: E402
-from bench.search_bench import RADII, generate, pct, serve, site_schemes  # noqa: E402
+from bench.search_bench import RADII, api_env, generate, pct, serve, site_schemes  # noqa: E402
 from certifications.catalogue import default_catalogue  # noqa: E402
 from directory.db import upgrade  # noqa: E402
 from search.documents import project  # noqa: E402
@@ -191,18 +191,7 @@ def run_size(n: int, per_cell: int, seconds: float) -> dict:
         qs = queries(records, site_schemes(), per_cell, seed=1)
         db_url = f"sqlite:///{tmp}/bench.db"
         upgrade(db_url)
-        api = serve(
-            {
-                "DATABASE_URL": db_url,
-                "MEILI_URL": meili.url,
-                "MEILI_SEARCH_KEY": keys.search,
-                "MEILI_WRITE_KEY": keys.write,
-                "ATELIER_SYNC": "external",
-                "ATELIER_DATA_DIR": tmp,
-                "ATELIER_RATE_SEARCH_ANONYMOUS": "1000000",
-            },
-            PORT,
-        )
+        api = serve(api_env(db_url, meili.url, keys, tmp), PORT)
         engine_port = int(meili.url.rsplit(":", 1)[1])
         engine_headers = {  # a user's own key for their own index
             "Authorization": f"Bearer {meili.master_key}",

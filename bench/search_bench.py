@@ -271,6 +271,21 @@ def serve(env: dict[str, str], port: int) -> subprocess.Popen:
     raise RuntimeError("the API did not start")
 
 
+def api_env(db_url: str, meili_url: str, keys, data_dir: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """The environment of an `atelier serve` on a benchmark's own engine and database. One
+    client sends every query: measure the service, not its rate limit (the count itself still
+    runs on every request)."""
+    return {
+        "DATABASE_URL": db_url,
+        "MEILI_URL": meili_url,
+        "MEILI_SEARCH_KEY": keys.search,
+        "MEILI_WRITE_KEY": keys.write,
+        "ATELIER_SYNC": "external",
+        "ATELIER_DATA_DIR": data_dir,
+        "ATELIER_RATE_SEARCH_ANONYMOUS": "1000000",
+    }
+
+
 def run_size(n: int, with_record: bool, query_count: int, recall_count: int) -> dict:
     print(f"--- {n} sites", flush=True)
     records, holdings = generate(n, seed=n)
@@ -303,20 +318,7 @@ def run_size(n: int, with_record: bool, query_count: int, recall_count: int) -> 
             load_record(db_url, records, holdings)
         else:
             upgrade(db_url)
-        api = serve(
-            {
-                "DATABASE_URL": db_url,
-                "MEILI_URL": meili.url,
-                "MEILI_SEARCH_KEY": keys.search,
-                "MEILI_WRITE_KEY": keys.write,
-                "ATELIER_SYNC": "external",
-                "ATELIER_DATA_DIR": tmp,
-                # One client sends every query: measure the service, not its rate limit (the
-                # count itself still runs on every request).
-                "ATELIER_RATE_SEARCH_ANONYMOUS": "1000000",
-            },
-            8765,
-        )
+        api = serve(api_env(db_url, meili.url, keys, tmp), 8765)
         try:
             engine = Engine(meili.url, keys.search)
             api_conn = http.client.HTTPConnection("127.0.0.1", 8765)

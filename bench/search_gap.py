@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import msgspec  # noqa: E402
 
 from bench.engine_replay import Engine, engine_sequence  # noqa: E402
-from bench.search_bench import generate, queries, serve, site_schemes  # noqa: E402
+from bench.search_bench import api_env, generate, queries, serve, site_schemes  # noqa: E402
 from certifications.catalogue import default_catalogue  # noqa: E402
 from directory.db import upgrade  # noqa: E402
 from search.documents import project  # noqa: E402
@@ -55,16 +55,7 @@ def main() -> None:
             client.wait_for_task(task, timeout_in_ms=600_000)
             db = f"sqlite:///{tmp}/gap.db"
             upgrade(db)
-            env = {
-                "DATABASE_URL": db,
-                "MEILI_URL": meili.url,
-                "MEILI_SEARCH_KEY": keys.search,
-                "MEILI_WRITE_KEY": keys.write,
-                "ATELIER_SYNC": "external",
-                "ATELIER_DATA_DIR": tmp,
-                "ATELIER_RATE_SEARCH_ANONYMOUS": "1000000",
-            }
-            api = serve(env, PORT)
+            api = serve(api_env(db, meili.url, keys, tmp), PORT)
             try:
                 qs = queries(records, site_schemes(), args.queries, seed=1)
                 conn = http.client.HTTPConnection("127.0.0.1", PORT)
