@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 
@@ -144,6 +145,8 @@ def _lifespan(services: Services):  # noqa: ANN202
                 await task
             if worker is not None:
                 await to_thread.run_sync(worker.stop)
+            with suppress(Exception):  # the anonymous reads admitted since the last flush
+                await to_thread.run_sync(services.limiter.flush, services.sessions, time.time())
             if services.searcher is not None:
                 await services.searcher.close()
             if services.meili_process is not None:

@@ -9,6 +9,7 @@ import contextlib
 import hmac
 import logging
 import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Literal
 
@@ -241,34 +242,36 @@ async def _anonymous_read(
     settings: Settings,
     client: str,
 ) -> None:
-    """An anonymous read (a driver's search, a profile) has no credentials to resolve, and its
-    count is not needed until the answer goes out. Most requests are counted from this
-    process's lease (no database, no thread); the others are counted in a thread while the
-    request runs, and the verdict is applied before the first byte is sent, so that database
-    round trip overlaps the engine's instead of adding to it. Reads change nothing, so running
-    one that turns out to be over the limit costs only the work; a client known to be over it is
-    turned away before any work (``Limiter.blocked_for``)."""
+    """An anonymous read (a driver's search, a profile) has no credentials to resolve. It is
+    admitted on this process's view of its bucket, with no database and no thread
+    (``Limiter.admit``); the view's refusals are the shared bucket's, so a client over the
+    limit is turned away before any work. Once every ``lease_size - 1`` requests the shared
+    bucket is read (``Limiter.settle``) in a thread while the request runs, and its verdict
+    is applied before the first byte is sent, so that round trip overlaps the engine's. Reads
+    change nothing, so running one that turns out to be over the limit costs only the work.
+    Once a second, what the process admitted is added to the shared buckets in the
+    background (``Limiter.flush``)."""
     principal = Principal(kind="anonymous", client=client)
     key, limit = _bucket(scope["method"], scope["path"], principal, settings)  # type: ignore[typeddict-item]
     now = time.time()
     limiter: ratelimit.Limiter = services.limiter
-    if (wait := limiter.blocked_for(key, now)) is not None:
+    admitted = limiter.admit(key, limit, now)
+    if admitted is not None and not admitted.allowed:
         RATE_LIMITED.inc()
         raise TooManyRequests(
-            f"more than {limit} requests a minute; retry in {wait} s",
-            ratelimit.Verdict(False, limit, 0, wait, wait).headers(),
+            f"more than {limit} requests a minute; retry in {admitted.retry_after_s} s",
+            admitted.headers(),
         )
-
-    def count() -> ratelimit.Verdict:
-        with transaction(services.sessions) as session:
-            return limiter.count(session, key, limit, time.time())
-
+    if limiter.flush_due(now):
+        _in_background(limiter.flush, services.sessions, now)
     pending: asyncio.Future[ratelimit.Verdict]
-    if (leased := limiter.local(key, limit, now)) is not None:
+    if admitted is not None:
         pending = asyncio.get_running_loop().create_future()  # no database, no thread
-        pending.set_result(leased)
+        pending.set_result(admitted)
     else:
-        pending = asyncio.ensure_future(to_thread.run_sync(count))
+        pending = asyncio.ensure_future(
+            to_thread.run_sync(limiter.settle, services.sessions, key, limit, now)
+        )
     scope.setdefault("state", {})["principal"] = principal
     current_actor.set(Actor(kind="anonymous", ip=client))
     refused = False
@@ -285,7 +288,6 @@ async def _anonymous_read(
             if not verdict.allowed:
                 RATE_LIMITED.inc()
                 refused = True
-                limiter.block(key, time.time() + verdict.retry_after_s)
                 await _send_problem(send, verdict)
                 return
             extra = [(k.lower().encode(), v.encode()) for k, v in verdict.headers().items()]
@@ -300,6 +302,24 @@ async def _anonymous_read(
         if not pending.done():
             with contextlib.suppress(Exception):
                 await pending
+
+
+_background: set[asyncio.Future[Any]] = set()  # held until done: the loop keeps weak references
+
+
+def _in_background(work: Callable[..., Any], *args: Any) -> None:
+    """Runs ``work`` in a worker thread without holding up the request that noticed it due."""
+
+    def done(future: asyncio.Future[Any]) -> None:
+        _background.discard(future)
+        if not future.cancelled() and future.exception() is not None:
+            log.warning(
+                "rate limits not written: database unreachable", exc_info=future.exception()
+            )
+
+    future = asyncio.ensure_future(to_thread.run_sync(work, *args))
+    _background.add(future)
+    future.add_done_callback(done)
 
 
 async def _send_problem(send: Send, verdict: ratelimit.Verdict) -> None:

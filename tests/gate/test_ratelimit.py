@@ -3,6 +3,7 @@ and not fooled by a client's own X-Forwarded-For."""
 
 from __future__ import annotations
 
+import math
 import os
 import socket
 import subprocess
@@ -214,3 +215,84 @@ def test_leases_never_let_processes_exceed_the_shared_limit(
     # A lease lasts the time its requests stand for at the limit's pace, no longer.
     later = now + size * 60 / 120 + 0.01
     assert first.local("k", 120, later) is None
+
+
+def _shared_tat(sessions: sessionmaker[Session], key: str) -> float | None:
+    with transaction(sessions) as session:
+        return session.get(RateBucket, key).tat if session.get(RateBucket, key) else None
+
+
+def test_anonymous_reads_pass_the_limit_by_at_most_a_lease_a_process_and_pay_it_back(
+    sessions: sessionmaker[Session],
+) -> None:
+    # Two limiters are two worker processes; one client alternates between them.
+    processes = ratelimit.Limiter(), ratelimit.Limiter()
+    now = 1_800_000_000.0
+    size = ratelimit.lease_size(120)
+    allowed = settled = 0
+    for i in range(300):
+        limiter = processes[i % 2]
+        verdict = limiter.admit("k", 120, now)
+        if verdict is None:
+            settled += 1
+            verdict = limiter.settle(sessions, "k", 120, now)
+        allowed += verdict.allowed
+        if i == 99:
+            # While within the limit, about one request in ``size`` read the shared bucket.
+            assert settled <= 100 / size + 2, settled
+    assert 120 <= allowed <= 120 + 2 * (size - 1), allowed
+    for limiter in processes:
+        limiter.flush(sessions, now)
+    # Nothing admitted is lost or counted twice: every admission is one interval of the
+    # shared bucket (the clock stood still), including those past the limit, which are owed.
+    assert _shared_tat(sessions, "k") == pytest.approx(now + allowed * 60 / 120)
+    # Once they know, both processes refuse on their own, and say for how long.
+    for limiter in processes:
+        assert limiter.admit("k", 120, now) is None or not limiter.admit("k", 120, now).allowed
+        refused = limiter.settle(sessions, "k", 120, now)
+        assert not refused.allowed
+        assert refused.retry_after_s == math.ceil((allowed - 120) * 0.5 + 0.5)
+        assert not limiter.admit("k", 120, now + 1).allowed  # no database: the view knows
+
+
+def test_a_driver_searching_now_and_then_costs_no_database_round_trip(
+    sessions: sessionmaker[Session],
+) -> None:
+    limiter = ratelimit.Limiter()
+    now = 1_800_000_000.0
+    drivers = [f"search:ip:2001:db8::{i:x}" for i in range(600)]
+    for minute in range(3):
+        for n, key in enumerate(drivers):
+            at = now + minute * 20 + n / 100
+            verdict = limiter.admit(key, 120, at)
+            assert verdict is not None and verdict.allowed  # no database, no thread
+            if limiter.flush_due(at):
+                limiter.flush(sessions, at)
+    assert limiter.flush_due(now + 100)
+    limiter.flush(sessions, now + 100)
+    assert not limiter.flush_due(now + 102)  # nothing owed: nothing to write
+    with transaction(sessions) as session:
+        buckets = {b.key: b.tat for b in session.query(RateBucket).all()}
+    # Every search of every driver reached the shared buckets, spaced 20 s apart: each
+    # bucket's TAT is the last search's time plus one interval.
+    assert set(drivers) <= set(buckets)
+    for n, key in enumerate(drivers):
+        assert buckets[key] == pytest.approx(now + 40 + n / 100 + 0.5)
+
+
+def test_what_a_failed_write_did_not_add_is_written_by_the_next(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    from sqlalchemy import create_engine
+
+    away = sessionmaker(create_engine(f"sqlite:///{tmp_path}/missing/dir/x.db"))
+    limiter = ratelimit.Limiter()
+    now = 1_800_000_000.0
+    for _ in range(3):
+        limiter.admit("k", 120, now)
+    assert limiter.flush_due(now)
+    with pytest.raises(Exception):  # noqa: B017, PT011 - whatever the driver raises
+        limiter.flush(away, now)
+    assert limiter.flush_due(now + 1)
+    assert limiter.flush(sessions, now + 1) == 1
+    assert _shared_tat(sessions, "k") == pytest.approx(now + 1 + 3 * 0.5)
