@@ -183,3 +183,71 @@ def test_a_small_first_circle_comes_with_its_documents_and_the_same_order(
             await searcher.close()
 
     asyncio.run(compare())
+
+
+def test_a_first_circle_sized_by_any_guess_gives_the_same_answer(meili, meili_keys, index) -> None:  # type: ignore[no-untyped-def]
+    """The first circle asked with the count (sized by a recent search's total, which may be
+    stale or wrong by any factor) changes what a search costs, never what it answers."""
+    docs = uneven(sparse=150, town=2500, seed=11)
+    index.apply(docs, [])
+    clauses = ["status = active"]
+
+    async def compare() -> None:
+        searcher = CountingSearcher(meili.url, meili_keys.search)
+        try:
+            for cells in (False, True):
+                count_body = {
+                    "q": "",
+                    "limit": 0,
+                    "filter": [*clauses, region_clause(ORIGIN, RADIUS_M, cells)],
+                }
+                total = (await searcher.search(count_body)).estimatedTotalHits
+                for needed in (21, 301):
+                    searcher.requests = 0
+                    plain = await nearest_points(
+                        searcher, "", clauses, ORIGIN, RADIUS_M, needed, total, cells, docs={}
+                    )
+                    asked_alone = searcher.requests
+                    for guess in (1, 40, total, 100 * total):
+                        r, whole = nearest.first_circle(RADIUS_M, needed, guess, pages=True)
+                        region = [*clauses, region_clause(ORIGIN, r, cells)]
+                        body = nearest.circle_body("", region, whole, nearest._cap(needed))
+                        counted, circled = await searcher.together(count_body, body)
+                        # One round trip, the same count as asked alone.
+                        assert searcher.read_result(counted).estimatedTotalHits == total
+                        found: dict = {}
+                        searcher.requests = 0
+                        got = await nearest_points(
+                            searcher, "", clauses, ORIGIN, RADIUS_M, needed, total, cells,
+                            docs=found, first=nearest.FirstCircle(r, whole, circled),
+                        )  # fmt: skip
+                        # The same page, in the same order; a wrong guess costs at most the
+                        # requests the count alone would have led to.
+                        assert got[:needed] == plain[:needed], (cells, needed, guess)
+                        assert searcher.requests <= asked_alone, (cells, needed, guess)
+        finally:
+            await searcher.close()
+
+    asyncio.run(compare())
+
+
+def test_recent_totals_are_kept_by_what_where_and_how_far_for_a_while(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from search import totals as module
+    from search.totals import RecentTotals
+
+    clock = [1000.0]
+    monkeypatch.setattr(module.time, "monotonic", lambda: clock[0])
+    seen = RecentTotals(size=2, ttl_s=60)
+    lyon = seen.key(("", "competences = x"), 45.76, 4.84, 20_000)
+    assert seen.guess(lyon) is None
+    seen.learn(lyon, 312)
+    assert seen.guess(lyon) == 312
+    assert seen.guess(seen.key(("", "competences = x"), 45.77, 4.85, 20_000)) == 312  # same cell
+    assert seen.guess(seen.key(("", "competences = x"), 45.76, 4.84, 50_000)) is None
+    assert seen.guess(seen.key(("", "competences = y"), 45.76, 4.84, 20_000)) is None
+    assert seen.guess(seen.key(("", "competences = x"), 48.85, 2.35, 20_000)) is None
+    clock[0] += 61
+    assert seen.guess(lyon) is None  # too old to trust
+    for i in range(3):
+        seen.learn(("k", i), i)
+    assert seen.guess(("k", 0)) is None and seen.guess(("k", 2)) == 2  # the oldest went

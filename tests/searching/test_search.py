@@ -470,3 +470,31 @@ def test_when_the_engine_is_unreachable_the_database_answers(
             "status": "degraded",
             "checks": {"database": "ok", "search": "unavailable"},
         }
+
+
+def test_a_search_repeated_after_the_area_filled_up_is_still_exact(
+    search_client, client, sessions, index, gazetteer, monkeypatch
+) -> None:
+    """The second search is sized by the first one's total (search/totals.py), now ten times
+    too small: it must answer as the database does, not as the first did."""
+    from search.searcher import MeiliSearcher
+
+    together = MeiliSearcher.together
+    sent: list[int] = []
+
+    async def counted(self, *bodies):  # type: ignore[no-untyped-def]
+        sent.append(len(bodies))
+        return await together(self, *bodies)
+
+    monkeypatch.setattr(MeiliSearcher, "together", counted)
+    ring(sessions, gazetteer, 12, 30, seed=4)
+    drain(sessions, index)
+    params = {"lat": LYON[0], "lng": LYON[1], "radius_km": 30, "limit": 20}
+    assert len(both(search_client, client, params)) == 12
+    assert sent == []  # nothing like it was asked before: the count first
+    ring(sessions, gazetteer, 150, 8, seed=5)  # a town fills up near the origin
+    drain(sessions, index)
+    got = both(search_client, client, params)
+    assert sent == [2]  # the count and a first circle sized by 12 matches, together
+    assert len(got) == 20
+    assert search_client.get("/v1/search", params=params).json()["total_estimate"] == 162
