@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -201,7 +202,20 @@ class IndexWriter:
 
     @_engine_calls()
     def swap(self, a: str, b: str) -> None:
-        _wait(self.client, self.client.swap_indexes([{"indexes": [a, b]}]).task_uid)
+        """Swaps two indexes and waits until ``a`` is what ``b`` was. A swap's task names no
+        index, so a key limited to our indexes cannot read it (task_not_found, seen with
+        Meilisearch 1.21: `atelier reindex` failed after swapping, before replaying the changes
+        made during the build); the swap is seen instead by ``a`` taking ``b``'s creation date."""
+        created = self.client.get_raw_index(b)["createdAt"]
+        self.client.swap_indexes([{"indexes": [a, b]}])
+        deadline = time.monotonic() + TASK_TIMEOUT_MS / 1000
+        while self.client.get_raw_index(a)["createdAt"] != created:
+            if time.monotonic() > deadline:
+                raise EngineRefused(
+                    f"the swap of {a} and {b} was not seen within {TASK_TIMEOUT_MS // 1000} s;"
+                    " the engine's task list (master key) says why"
+                )
+            time.sleep(0.02)
 
     def drop(self, index: str) -> None:
         with contextlib.suppress(MeilisearchApiError, EngineRefused):  # already gone is fine
