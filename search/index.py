@@ -201,6 +201,17 @@ class IndexWriter:
             _wait(self.client, target.delete_documents(filter=f"id IN [{ids}]").task_uid)
 
     @_engine_calls()
+    def send(self, documents: Sequence[SiteDocument], index: str) -> int:
+        """Queues documents without waiting; ``wait`` for the task uid returned. The engine
+        indexes consecutive additions to one index as one batch."""
+        payload = msgspec.json.decode(msgspec.json.encode(list(documents)))
+        return int(self.client.index(index).add_documents(payload, primary_key="id").task_uid)
+
+    @_engine_calls()
+    def wait(self, task_uid: int) -> None:
+        _wait(self.client, task_uid)
+
+    @_engine_calls()
     def swap(self, a: str, b: str) -> None:
         """Swaps two indexes and waits until ``a`` is what ``b`` was. A swap's task names no
         index, so a key limited to our indexes cannot read it (task_not_found, seen with

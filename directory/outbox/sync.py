@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
@@ -389,6 +390,9 @@ class SyncWorker:
                 self._stop.wait(self.idle_s)
 
 
+QUEUED_CHUNKS = 8  # chunks a rebuild queues ahead of the engine
+
+
 def reindex(
     sessions: sessionmaker[Session],
     writer: IndexWriter,
@@ -405,12 +409,19 @@ def reindex(
         )
     building = f"{INDEX}_build_{int(time.time())}"
     ensure_settings(writer.url, writer.key, building)
+    # Chunks are queued while the next ones are read, a few ahead: the engine indexes them as
+    # larger batches while the record is read, where waiting for each chunk paid a batch's
+    # fixed cost, which grows with the index, every 2,000 documents.
+    queued: deque[tuple[int, int]] = deque()  # (task uid, sites)
     for start in range(0, len(ids), chunk):
         with transaction(sessions) as session:
             docs, _ = documents_for(session, catalogue, ids[start : start + chunk])
-        writer.apply(docs, [], index=building)
-        if on_progress:
-            on_progress(len(ids[start : start + chunk]))
+        queued.append((writer.send(docs, index=building), len(ids[start : start + chunk])))
+        while len(queued) > QUEUED_CHUNKS or (start + chunk >= len(ids) and queued):
+            uid, sites = queued.popleft()
+            writer.wait(uid)
+            if on_progress:
+                on_progress(sites)
     ensure_settings(writer.url, writer.key, INDEX)  # the swap needs both to exist
     writer.swap(INDEX, building)
     writer.drop(building)
