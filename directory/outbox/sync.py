@@ -49,10 +49,36 @@ OUTAGE_RETRY_S = 3.0
 UNAVAILABLE = "unavailable: "
 
 
+_RECORD_COLUMNS = (
+    Site.id,
+    Site.version,
+    Site.name,
+    Site.street,
+    Site.postcode,
+    Site.city,
+    Site.country,
+    Site.lat,
+    Site.lng,
+    Site.timezone,
+    Site.opening_hours,
+    Site.brands,
+    Site.vehicles,
+    Site.powertrains,
+    Site.services,
+    Site.languages,
+    Site.status,
+    Site.phone,
+)
+
+
 def _records(session: Session, site_ids: Iterable[str]) -> list[SiteRecord]:
     ids = list(site_ids)
+    # The columns a document needs, not Site objects: building ORM objects was most of a
+    # rebuild's time (bench/lag_bench.py).
     rows = session.execute(
-        select(Site, Organisation.trade_name, Organisation.legal_name, Organisation.kind)
+        select(
+            *_RECORD_COLUMNS, Organisation.trade_name, Organisation.legal_name, Organisation.kind
+        )
         .join(Organisation)
         .where(Site.id.in_(ids))
     ).all()
@@ -70,8 +96,8 @@ def _records(session: Session, site_ids: Iterable[str]) -> list[SiteRecord]:
             id=s.id,
             version=s.version,
             name=s.name,
-            organisation=trade or legal,
-            kind=kind,
+            organisation=s.trade_name or s.legal_name,
+            kind=s.kind,
             street=s.street,
             postcode=s.postcode,
             city=s.city,
@@ -90,7 +116,7 @@ def _records(session: Session, site_ids: Iterable[str]) -> list[SiteRecord]:
             status=s.status,
             phone=s.phone,
         )
-        for s, trade, legal, kind in rows
+        for s in rows
     ]
 
 
