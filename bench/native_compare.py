@@ -8,8 +8,9 @@ Per size: the p50/p99 latency at one client of both, by radius (5, 20, 50, 100 k
 competence (a common and a rare one), with the ratio API / native; searches a second at 8
 concurrent clients and the API process's CPU a search; recall@20 of both against exact
 geodesic distance (the native query ranks by haversine and returns the box: hits beyond the
-radius are dropped as a client would); the full index build time of each. Commit → searchable
-lag is ``bench/search_bench.py``'s. Writes bench/results/native_compare.json.
+radius are dropped as a client would); the full index build time of each (documents pushed
+as they are: the rebuild from the record and commit → searchable lag are
+``bench/lag_bench.py``'s). Writes bench/results/native_compare.json.
 """
 
 from __future__ import annotations
