@@ -416,7 +416,11 @@ class SyncWorker:
                 self._stop.wait(self.idle_s)
 
 
-QUEUED_CHUNKS = 8  # chunks a rebuild queues ahead of the engine
+# A rebuild sends this many documents a task, and queues this many tasks ahead of the engine.
+# The engine's cost a document falls as its batches grow (the fixed part of a batch grows with
+# the index): waiting for every 2,000 documents rebuilt 1M sites in 1,140 s.
+SEND_SITES = 25_000
+QUEUED_SENDS = 2
 
 
 def reindex(
@@ -435,15 +439,22 @@ def reindex(
         )
     building = f"{INDEX}_build_{int(time.time())}"
     ensure_settings(writer.url, writer.key, building)
-    # Chunks are queued while the next ones are read, a few ahead: the engine indexes them as
-    # larger batches while the record is read, where waiting for each chunk paid a batch's
-    # fixed cost, which grows with the index, every 2,000 documents.
+    # The record is read ``chunk`` sites at a time (a bounded IN list) while the engine indexes
+    # what was sent before.
+    pending: list[SiteDocument] = []
+    read = 0  # sites read into ``pending``
     queued: deque[tuple[int, int]] = deque()  # (task uid, sites)
     for start in range(0, len(ids), chunk):
+        part = ids[start : start + chunk]
         with transaction(sessions) as session:
-            docs, _ = documents_for(session, catalogue, ids[start : start + chunk])
-        queued.append((writer.send(docs, index=building), len(ids[start : start + chunk])))
-        while len(queued) > QUEUED_CHUNKS or (start + chunk >= len(ids) and queued):
+            docs, _ = documents_for(session, catalogue, part)
+        pending += docs
+        read += len(part)
+        last = start + chunk >= len(ids)
+        if pending and (len(pending) >= SEND_SITES or last):
+            queued.append((writer.send(pending, index=building), read))
+            pending, read = [], 0
+        while queued and (len(queued) > QUEUED_SENDS or last):
             uid, sites = queued.popleft()
             writer.wait(uid)
             if on_progress:
