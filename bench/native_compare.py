@@ -25,7 +25,6 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -35,10 +34,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.engine_replay import reference_top  # noqa: E402
-from bench.search_bench import RADII, api_env, generate, pct, serve, site_schemes  # noqa: E402
-from certifications.catalogue import default_catalogue  # noqa: E402
+from bench.search_bench import RADII, api_env, generated, pct, serve, site_schemes  # noqa: E402
 from directory.db import upgrade  # noqa: E402
-from search.documents import project  # noqa: E402
 from search.engine import MeiliProcess  # noqa: E402
 from search.index import INDEX, IndexWriter, ensure_keys, ensure_settings  # noqa: E402
 from search.query import Origin  # noqa: E402
@@ -143,10 +140,7 @@ def cpu_seconds(pid: int) -> float:
 
 def run_size(n: int, per_cell: int, seconds: float) -> dict:
     print(f"--- {n} sites", flush=True)
-    records, holdings = generate(n, seed=n)
-    now = datetime.now(UTC)
-    cat = default_catalogue()
-    docs = [project(r, holdings[r.id], cat, now) for r in records]
+    records, _, docs = generated(n)
     docs_by_id = {d.id: d for d in docs}
     result: dict = {"sites": n}
     with tempfile.TemporaryDirectory() as tmp:

@@ -41,7 +41,7 @@ from directory.models import Attestation, Issuer, Organisation, OutboxEvent, Sit
 from directory.outbox.hooks import make_sessionmaker
 from directory.outbox.sync import SyncWorker
 from directory.profiles import demo
-from search.documents import SiteRecord, project
+from search.documents import SiteDocument, SiteRecord, project
 from search.engine import MeiliProcess
 from search.geocode import default_gazetteer
 from search.index import INDEX, IndexWriter, ensure_keys, ensure_settings
@@ -131,6 +131,13 @@ def generate(n: int, seed: int) -> tuple[list[SiteRecord], dict[str, list[Holdin
             for s in held
         ]
     return records, holdings
+
+
+def generated(n: int) -> tuple[list[SiteRecord], dict[str, list[Holding]], list[SiteDocument]]:
+    """``n`` sites from ``generate`` (seeded by ``n``), their holdings, their documents now."""
+    records, holdings = generate(n, seed=n)
+    cat, now = default_catalogue(), datetime.now(UTC)
+    return records, holdings, [project(r, holdings[r.id], cat, now) for r in records]
 
 
 def queries(records: list[SiteRecord], schemes: list[str], count: int, seed: int) -> list[dict]:
@@ -288,10 +295,7 @@ def api_env(db_url: str, meili_url: str, keys, data_dir: str) -> dict[str, str]:
 
 def run_size(n: int, with_record: bool, query_count: int, recall_count: int) -> dict:
     print(f"--- {n} sites", flush=True)
-    records, holdings = generate(n, seed=n)
-    now = datetime.now(UTC)
-    cat = default_catalogue()
-    docs = [project(r, holdings[r.id], cat, now) for r in records]
+    records, holdings, docs = generated(n)
     docs_by_id = {d.id: d for d in docs}
     schemes = site_schemes()
     result: dict = {"sites": n}

@@ -16,7 +16,6 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -25,10 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import msgspec  # noqa: E402
 
 from bench.engine_replay import Engine, engine_sequence  # noqa: E402
-from bench.search_bench import api_env, generate, queries, serve, site_schemes  # noqa: E402
-from certifications.catalogue import default_catalogue  # noqa: E402
+from bench.search_bench import api_env, generated, queries, serve, site_schemes  # noqa: E402
 from directory.db import upgrade  # noqa: E402
-from search.documents import project  # noqa: E402
 from search.engine import MeiliProcess  # noqa: E402
 from search.index import INDEX, IndexWriter, ensure_keys, ensure_settings  # noqa: E402
 
@@ -41,9 +38,7 @@ def main() -> None:
     parser.add_argument("--sites", type=int, default=30_000)
     parser.add_argument("--queries", type=int, default=600)
     args = parser.parse_args()
-    records, holdings = generate(args.sites, seed=args.sites)
-    catalogue, now = default_catalogue(), datetime.now(UTC)
-    docs = [project(r, holdings[r.id], catalogue, now) for r in records]
+    records, _, docs = generated(args.sites)
     with tempfile.TemporaryDirectory() as tmp:
         meili = MeiliProcess(Path(tmp)).start()
         try:
