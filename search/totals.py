@@ -40,6 +40,9 @@ class RecentTotals:
             return None
         return seen[1]
 
+    def __len__(self) -> int:
+        return len(self._seen)
+
     def learn(self, key: Hashable, total: int) -> None:
         self._seen[key] = (time.monotonic(), total)
         self._seen.move_to_end(key)

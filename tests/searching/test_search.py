@@ -473,60 +473,19 @@ def test_when_the_engine_is_unreachable_the_database_answers(
 
 
 def test_a_search_repeated_after_the_area_filled_up_is_still_exact(
-    search_client, client, sessions, index, gazetteer, monkeypatch
+    search_client, client, sessions, index, gazetteer
 ) -> None:
     """The second search is sized by the first one's total (search/totals.py), now ten times
     too small: it must answer as the database does, not as the first did."""
-    from search.searcher import MeiliSearcher
-
-    together = MeiliSearcher.together
-    sent: list[int] = []
-
-    async def counted(self, *bodies):  # type: ignore[no-untyped-def]
-        sent.append(len(bodies))
-        return await together(self, *bodies)
-
-    monkeypatch.setattr(MeiliSearcher, "together", counted)
+    totals = search_client.app.state.services.searcher.totals
     ring(sessions, gazetteer, 12, 30, seed=4)
     drain(sessions, index)
     params = {"lat": LYON[0], "lng": LYON[1], "radius_km": 30, "limit": 20}
+    assert len(totals) == 0
     assert len(both(search_client, client, params)) == 12
-    assert sent == []  # nothing like it was asked before: the count first
+    assert len(totals) == 1  # the next search like it is sized by this total (12)
     ring(sessions, gazetteer, 150, 8, seed=5)  # a town fills up near the origin
     drain(sessions, index)
     got = both(search_client, client, params)
-    assert sent == [2]  # the count and a first circle sized by 12 matches, together
     assert len(got) == 20
     assert search_client.get("/v1/search", params=params).json()["total_estimate"] == 162
-
-
-def test_a_rebuild_with_the_services_own_key_swaps_in_and_keeps_changes_made_meanwhile(
-    meili, meili_keys, index, sessions, gazetteer
-) -> None:
-    """`atelier reindex` as an operator runs it: the write key is limited to our indexes,
-    which cannot read a swap's task (it names no index). A site renamed while the new index
-    is being built must be searchable under its new name after the swap."""
-    from directory.outbox.sync import reindex
-    from search.index import INDEX
-
-    made = [add_site(sessions, gazetteer, f"Garage {i}", 45.7 + i / 100, 4.8) for i in range(5)]
-    drain(sessions, index)
-    renamed = []
-
-    def meanwhile(_: int) -> None:
-        if not renamed:  # after the first chunk: this change goes to the old index only
-            with transaction(sessions) as s:
-                s.get(Site, made[-1]).name = "Renamed during the build"  # type: ignore[union-attr]
-            renamed.append(made[-1])
-
-    assert reindex(sessions, index, default_catalogue(), chunk=1, on_progress=meanwhile) == 5
-    auth = {"Authorization": f"Bearer {meili.master_key}"}
-    hit = httpx.post(
-        f"{meili.url}/indexes/{INDEX}/search",
-        headers=auth,
-        json={"q": "", "filter": f"id = {quote(made[-1])}", "attributesToRetrieve": ["name"]},
-    ).json()["hits"]
-    assert hit == [{"name": "Renamed during the build"}]
-    assert index.count() == 5
-    names = [i["uid"] for i in httpx.get(f"{meili.url}/indexes", headers=auth).json()["results"]]
-    assert [n for n in names if n.startswith(INDEX)] == [INDEX]  # the old one is gone
