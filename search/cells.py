@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["FIELDS", "MAX_CELLS", "SIZES", "cell_fields", "cell_of", "covering"]
+__all__ = ["FIELDS", "MAX_CELLS", "SIZES", "cell_fields", "covering"]
 
 SIZES = (0.02, 0.1, 0.5, 2.5)  # degrees: about 2, 11, 55 and 280 km of latitude
 FIELDS = tuple(f"g{i}" for i in range(len(SIZES)))
@@ -24,14 +24,13 @@ FIELDS = tuple(f"g{i}" for i in range(len(SIZES)))
 MAX_CELLS = 48
 
 
-def cell_of(lat: float, lng: float, size: float) -> str:
-    """The cell of side ``size`` (degrees) that holds a point."""
+def _cell(lat: float, lng: float, size: float) -> str:
     return f"{math.floor(lat / size)}:{math.floor(lng / size)}"
 
 
 def cell_fields(lat: float, lng: float) -> dict[str, str]:
     """A document's cells, one a size."""
-    return {name: cell_of(lat, lng, size) for name, size in zip(FIELDS, SIZES, strict=True)}
+    return {name: _cell(lat, lng, size) for name, size in zip(FIELDS, SIZES, strict=True)}
 
 
 def covering(boxes: list[tuple[float, float, float, float]]) -> str | None:

@@ -1,13 +1,10 @@
 """A search on the engine: the matches nearest a point, in exact geodesic order.
 
-By distance: one count of the matches in the whole radius (with the facets) sizes a first circle
-(or, when a search like it was answered a little earlier, that one's total does, and the count and
-the circle go in one request: ``totals``); the engine returns every match in a region around it
-as (id, lat, lng) only, and those points are ranked here by exact geodesic distance. The set
-within each circle is complete, so the order is exact whatever the engine's own ranking and
-however the circle was sized. Only the page's documents are then fetched whole (with the first
-circle, when it is expected to hold a page). By relevance: the engine's own order, in one
-request.
+By distance: one count of the matches in the whole radius (with the facets) sizes a first circle;
+the engine returns every match in a region around it as (id, lat, lng) only, and those points are
+ranked here by exact geodesic distance. The set within each circle is complete, so the order is
+exact whatever the engine's own ranking. Only the page's documents are then fetched whole. By
+relevance: the engine's own order, in one request.
 
 Finding the circle that holds the page converges by construction: every match within ``lo`` is
 known, a region of radius ``hi`` held more than one request may fetch, and each step either
@@ -23,7 +20,7 @@ corners hold 27% more area than its circle, and a town in a corner filled every 
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
@@ -162,23 +159,9 @@ async def search(
         summary_body["attributesToRetrieve"] = RETRIEVED
     if query.facets:
         summary_body["facets"] = [FACETS[f] for f in query.facets]
+    summary = await searcher.search(summary_body)
     ranked: list[tuple[float, SiteDocument]]
     if query.sort == "distance":
-        needed = offset + query.limit + 1
-        seen = searcher.totals.key(_asked(ctx), origin.lat, origin.lng, radius_m)
-        first: FirstCircle | None = None
-        if guess := searcher.totals.guess(seen):
-            # One like it was answered a little earlier: its total sizes the first circle,
-            # which then goes with the count in one request.
-            r, whole = first_circle(radius_m, needed, guess, pages=True)
-            region = [*clauses, region_clause(origin, r, cells)]
-            body = circle_body(query.q or "", region, whole, _cap(needed))
-            counted, circled = await searcher.together(summary_body, body)
-            summary = searcher.read_result(counted)
-            first = FirstCircle(r, whole, circled)
-        else:
-            summary = await searcher.search(summary_body)
-        searcher.totals.learn(seen, summary.estimatedTotalHits)
         raws: dict[str, msgspec.Raw] = {}  # the first circle's hits, when it came whole
         points = await nearest_points(
             searcher,
@@ -186,11 +169,10 @@ async def search(
             clauses,
             origin,
             radius_m,
-            needed=needed,
+            needed=offset + query.limit + 1,
             total=summary.estimatedTotalHits,
             cells=cells,
             docs=raws,
-            first=first,
         )
         points = [p for p in points if after_cursor(cursor, p[0], p[1])][: query.limit + 1]
         docs: dict[str, SiteDocument] = {
@@ -199,7 +181,6 @@ async def search(
         docs |= await _documents(searcher, [i for _, i in points if i not in docs])
         ranked = [(d, docs[sid]) for d, sid in points if sid in docs]
     else:
-        summary = await searcher.search(summary_body)
         hits = summary.hits
         ranked = [
             (d, h)
@@ -212,54 +193,6 @@ async def search(
     return answer(ctx, catalogue, ranked, facets, summary.estimatedTotalHits)
 
 
-def _asked(ctx: SearchContext) -> Hashable:
-    """What a search asks for, as far as its total goes: the filter's clauses name the instant
-    they are read at (to the second), so they would never repeat."""
-    query = ctx.query
-    return (
-        query.q or "",
-        *(tuple(values) for values in (query.competence, query.domain, query.brand)),
-        *(tuple(values) for values in (query.vehicle, query.powertrain, query.service)),
-        tuple(query.network),
-        ctx.any_of,
-        ctx.own,
-        query.include_declared,
-        query.valid_at,
-        ctx.open_at is not None,
-    )
-
-
-class FirstCircle(msgspec.Struct, frozen=True):
-    """A first circle asked before its search's count came back, and the engine's answer."""
-
-    radius_m: float
-    whole: bool  # asked with the page's fields (``circle_body``), else as points
-    answer: msgspec.Raw
-
-
-def first_circle(radius_m: float, needed: int, total: int, pages: bool) -> tuple[float, bool]:
-    """The first circle's radius from the density over the whole radius (``total`` matches
-    in it): enough for the page with a margin, in one request most of the time. Even when the
-    whole radius would fit in one request: the engine's time grows with the hits it returns
-    (1,000 points: ~30 ms at 100k sites; 50: ~1.5 ms), so fetching the radius whole made
-    common searches the slowest. And whether it is asked with the page's fields (when it is
-    expected to hold a page's worth, ``WHOLE_EXPECTED``, and ``pages`` are wanted)."""
-    r = radius_m * min(1.0, math.sqrt(2.5 * needed / total))
-    r = max(r, min(radius_m, 500.0))
-    return r, pages and min(total, 2.5 * needed) <= WHOLE_EXPECTED
-
-
-def circle_body(q: str, region: list[str], whole: bool, cap: int = 0) -> dict[str, Any]:
-    """The request for a circle's matches: with the page's fields (``whole``), else points."""
-    if whole:
-        return {"q": q, "limit": WHOLE_LIMIT, "filter": region, "attributesToRetrieve": RETRIEVED}
-    return MeiliSearcher.points_body({"q": q, "limit": cap, "filter": region})
-
-
-def _cap(needed: int) -> int:
-    return min(MAX_FETCH, max(1000, 4 * needed))
-
-
 async def nearest_points(
     searcher: MeiliSearcher,
     q: str,
@@ -270,7 +203,6 @@ async def nearest_points(
     total: int,
     cells: bool = False,
     docs: dict[str, msgspec.Raw] | None = None,
-    first: FirstCircle | None = None,
 ) -> list[tuple[float, str]]:
     """(distance, id) of every match within the smallest circle (≤ radius) holding ``needed``
     of them, ranked by (distance, id). Raises UnboundedQuery only when more matches than one
@@ -279,16 +211,17 @@ async def nearest_points(
     With ``docs``, a first circle expected to hold a page's worth (``WHOLE_EXPECTED``) comes
     with the page's fields, kept in ``docs`` as raw JSON (read only for the page: decoding a
     hundred documents to show twenty cost more CPU than the request it saved): the common
-    search then needs no request for its page's documents. With ``first``, the first circle
-    was already asked (with the count, ``search``) and is read from its answer."""
+    search then needs no request for its page's documents."""
     if total == 0:
         return []
-    cap = _cap(needed)
-    sized, sized_whole = first_circle(radius_m, needed, total, pages=docs is not None)
-    r, whole = (sized, sized_whole) if first is None else (first.radius_m, first.whole)
-    whole = whole and docs is not None
-    answered = first.answer if first is not None else None
-    guessed = first is not None  # the first circle was sized by a guess, not by ``total``
+    cap = min(MAX_FETCH, max(1000, 4 * needed))
+    # The first circle from the density seen over the whole radius: enough for the page with a
+    # margin, in one request most of the time. Even when the whole radius would fit in one
+    # request: the engine's time grows with the hits it returns (1,000 points: ~30 ms at 100k
+    # sites; 50: ~1.5 ms), so fetching the radius whole made common searches the slowest.
+    whole = docs is not None and min(total, 2.5 * needed) <= WHOLE_EXPECTED
+    r = radius_m * min(1.0, math.sqrt(2.5 * needed / total))
+    r = max(r, min(radius_m, 500.0))
     known: list[tuple[float, str]] = []  # every match within lo
     lo, hi = -1.0, math.inf  # below zero: a match at the origin itself is beyond lo
     for _ in range(MAX_STEPS):
@@ -297,36 +230,15 @@ async def nearest_points(
         region = [*clauses, region_clause(origin, r, cells)]
         hits: Sequence[EnginePoint] = []
         complete = False
-        asked_whole = False
         if whole and docs is not None:
-            whole, asked_whole = False, True  # the first circle only: then rings of points
-            found = (
-                searcher.read_whole(answered)
-                if answered is not None
-                else await searcher.whole(circle_body(q, region, whole=True))
+            whole = False  # the first circle only: later ones are rings of points
+            found = await searcher.whole(
+                {"q": q, "limit": WHOLE_LIMIT, "filter": region, "attributesToRetrieve": RETRIEVED}
             )
             complete = len(found) < WHOLE_LIMIT
             if complete:  # else denser than it looked: ask again for points only
                 docs.update((point.id, raw) for point, raw in found)
                 hits = [point for point, _ in found]
-        elif answered is not None:
-            result = searcher.read_points(answered)
-            hits = result.hits
-            complete = len(hits) < cap or result.estimatedTotalHits <= len(hits)
-        answered = None
-        if guessed and not complete:
-            # Sized by a total that no longer holds: go on from the size the count gives, as
-            # if nothing had been guessed (one request lost, never a larger answer fetched);
-            # the same when it held too few, below.
-            guessed = False
-            if not asked_whole:
-                hi = r  # more than a request may fetch lie within r
-            if sized < r:
-                r, whole = sized, sized_whole
-            elif not asked_whole:
-                r = (lo + hi) / 2
-            continue  # (else the same circle again, as points)
-        guessed_here, guessed = guessed, False
         if not complete:
             result = await searcher.points({"q": q, "limit": cap, "filter": region})
             hits = result.hits
@@ -361,8 +273,6 @@ async def nearest_points(
         else:
             lo, r = r, r * 2
         r = min(radius_m, r)
-        if guessed_here and sized > r:  # the guess held fewer than the count says lie near
-            r, whole = sized, sized_whole
     raise UnboundedQuery("the nearest matches could not be bounded")  # pragma: no cover
 
 

@@ -470,22 +470,3 @@ def test_when_the_engine_is_unreachable_the_database_answers(
             "status": "degraded",
             "checks": {"database": "ok", "search": "unavailable"},
         }
-
-
-def test_a_search_repeated_after_the_area_filled_up_is_still_exact(
-    search_client, client, sessions, index, gazetteer
-) -> None:
-    """The second search is sized by the first one's total (search/totals.py), now ten times
-    too small: it must answer as the database does, not as the first did."""
-    totals = search_client.app.state.services.searcher.totals
-    ring(sessions, gazetteer, 12, 30, seed=4)
-    drain(sessions, index)
-    params = {"lat": LYON[0], "lng": LYON[1], "radius_km": 30, "limit": 20}
-    assert len(totals) == 0
-    assert len(both(search_client, client, params)) == 12
-    assert len(totals) == 1  # the next search like it is sized by this total (12)
-    ring(sessions, gazetteer, 150, 8, seed=5)  # a town fills up near the origin
-    drain(sessions, index)
-    got = both(search_client, client, params)
-    assert len(got) == 20
-    assert search_client.get("/v1/search", params=params).json()["total_estimate"] == 162
