@@ -194,8 +194,7 @@ class IndexWriter:
     ) -> None:
         target = self.client.index(index or self.index)
         if documents:
-            payload = msgspec.json.decode(msgspec.json.encode(list(documents)))
-            _wait(self.client, target.add_documents(payload, primary_key="id").task_uid)
+            self.wait(self.send(documents, index or self.index))
         if deletions:
             ids = ", ".join('"' + d + '"' for d in deletions)  # ids are our own st_… values
             _wait(self.client, target.delete_documents(filter=f"id IN [{ids}]").task_uid)
